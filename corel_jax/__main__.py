@@ -1,0 +1,7 @@
+"""``python -m corel_jax`` is the ``corel-jax`` command line."""
+
+import sys
+
+from corel_jax.cli import main
+
+sys.exit(main())
