@@ -6,12 +6,24 @@ explicitly, e.g. ``from corel_jax import models``, so that
 ``import corel_jax`` stays light.
 """
 
+from corel_jax.loss import (
+    branch_deaths,
+    connectivity_loss,
+    reconstruction_loss,
+    split_branches,
+    total_persistence,
+)
 from corel_jax.persistence import PersistenceH0, pairwise_distances, rips_h0
 
 __version__ = "0.1.0"
 
 __all__ = [
     "PersistenceH0",
+    "branch_deaths",
+    "connectivity_loss",
     "pairwise_distances",
+    "reconstruction_loss",
     "rips_h0",
+    "split_branches",
+    "total_persistence",
 ]

@@ -189,10 +189,16 @@ def _norm_grad(diff: jax.Array, kind: str, p: float) -> jax.Array:
     return jnp.where(norm > 0, jnp.sign(diff) * ratio ** (p - 1.0), 0.0)
 
 
-def _pairwise(x: jax.Array, y: jax.Array, kind: str, p: float) -> jax.Array:
-    """(n, d), (m, d) -> (n, m) distances; no input checks."""
-    if kind in ("l2", "sqeuclidean") and x.shape[-1] > 8:
-        # Gram form for wide inputs: O(n m) memory instead of O(n m d).
+def _pairwise(x: jax.Array, y: jax.Array, kind: str, p: float, gram: bool = False) -> jax.Array:
+    """(n, d), (m, d) -> (n, m) distances; no input checks.
+
+    ``gram=True`` computes (squared) Euclidean distances as
+    ``|x|^2 + |y|^2 - 2 x.y`` with one matmul: much faster for wide inputs,
+    but with absolute errors of about ``eps * |x|^2`` (so ``~1e-3`` instead of
+    0 between coincident float32 points after the square root). The MST uses
+    it only to choose edges; death values are recomputed exactly.
+    """
+    if gram and kind in ("l2", "sqeuclidean") and x.shape[-1] > 8:
         sq = (
             jnp.sum(x * x, -1)[:, None]
             + jnp.sum(y * y, -1)[None, :]
@@ -278,7 +284,7 @@ def _prim(row_fn, n: int, mask: jax.Array, dtype, unroll: int = 1) -> tuple[jax.
     iota = jnp.arange(n, dtype=jnp.int32)
     root = jnp.argmax(mask).astype(jnp.int32)
     key = jnp.where(mask & (iota != root), row_fn(root), inf)
-    parent = jnp.full((n,), root, jnp.int32)
+    parent = jnp.zeros_like(key, dtype=jnp.int32) + root  # inherits key's shard_map variance
 
     def body(_, carry):
         key, parent = carry
@@ -337,7 +343,7 @@ def _mst_edges(
     if kind == "precomputed":
         row_fn = lambda v: x[v]
     elif algorithm == "dense":
-        dist = _pairwise(x, x, kind, p)
+        dist = _pairwise(x, x, kind, p, gram=True)
         row_fn = lambda v: dist[v]
     else:
         row_fn = _row_fn(x, kind, p)
