@@ -56,6 +56,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from corel_jax import _native
+
 __all__ = ["PersistenceH0", "Metric", "pairwise_distances", "rips_h0", "METRICS"]
 
 # A metric: a name, a Minkowski exponent p >= 1 (float), or ("minkowski", p).
@@ -73,7 +75,7 @@ _ALIASES = {
     "chebyshev": "linf",
     "precomputed": "precomputed",
 }
-_ALGORITHMS = ("auto", "dense", "matrix_free")
+_ALGORITHMS = ("auto", "native", "dense", "matrix_free")
 # "auto" switches from "dense" to "matrix_free" above this many matrix entries
 # (n = 8192 points); see benchmarks/bench_persistence.py.
 _DENSE_MAX_ENTRIES = 8192 * 8192
@@ -340,14 +342,24 @@ def _mst_edges(
 ) -> tuple[jax.Array, jax.Array]:
     """MST edges ``(n - 1, 2)`` int32 (``i < j``; padding ``-1``) and validity."""
     n = x.shape[0]
-    if kind == "precomputed":
-        row_fn = lambda v: x[v]
-    elif algorithm == "dense":
-        dist = _pairwise(x, x, kind, p, gram=True)
-        row_fn = lambda v: dist[v]
+    root = jnp.argmax(mask).astype(jnp.int32)
+
+    def xla_parent(x, mask):
+        if kind == "precomputed":
+            row_fn = lambda v: x[v]
+        elif algorithm == "dense":
+            dist = _pairwise(x, x, kind, p, gram=True)
+            row_fn = lambda v: dist[v]
+        else:
+            row_fn = _row_fn(x, kind, p)
+        return _prim(row_fn, n, mask, x.dtype)[0]
+
+    if algorithm == "native":
+        # The C++ kernel where the computation runs on a CPU, the XLA loop elsewhere.
+        native = lambda x, mask: _native.prim_mst(x, mask, kind, p)
+        parent = lax.platform_dependent(x, mask, cpu=native, default=xla_parent)
     else:
-        row_fn = _row_fn(x, kind, p)
-    parent, root = _prim(row_fn, n, mask, x.dtype)
+        parent = xla_parent(x, mask)
     # One edge (parent[v], v) per vertex v but the root: slots in vertex order.
     child = jnp.arange(n - 1, dtype=jnp.int32)
     child = child + (child >= root)
@@ -454,12 +466,15 @@ def _check_finite_eagerly(points: jax.Array, mask) -> None:
 
 
 def _auto_algorithm(n: int, d: int, kind: str) -> str:
-    """The faster Prim variant for an ``n``-point, ``d``-dim cloud on this backend.
+    """The fastest available Prim variant for an ``n``-point, ``d``-dim cloud.
 
-    Measured by ``benchmarks/bench_persistence.py``: on-the-fly rows win for
-    narrow clouds (the row is one fused kernel and no matrix is written);
-    a precomputed matrix wins for wide ones, until it stops fitting.
+    Measured by ``benchmarks/bench_persistence.py``: the native kernel when it
+    is built (it falls back to XLA off the CPU); otherwise on-the-fly rows for
+    narrow clouds (the row is one fused kernel and no matrix is written) and a
+    precomputed matrix for wide ones, until it stops fitting.
     """
+    if _native.AVAILABLE:
+        return "native"
     if kind == "precomputed":
         return "dense"
     if n * n > _DENSE_MAX_ENTRIES:

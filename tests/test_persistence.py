@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import cdist
 
+from corel_jax import _native
 from corel_jax.persistence import PersistenceH0, pairwise_distances, rips_h0
 
 # (our metric spec, scipy cdist kwargs)
@@ -24,7 +25,8 @@ METRICS = [
     (("minkowski", 3.0), dict(metric="minkowski", p=3.0)),
     (1.5, dict(metric="minkowski", p=1.5)),
 ]
-ALGORITHMS = ["dense", "matrix_free"]
+# "native" (the C++ CPU kernel) is tested wherever it was built (pip install).
+ALGORITHMS = ["dense", "matrix_free"] + (["native"] if _native.AVAILABLE else [])
 
 
 def scipy_deaths(dist: np.ndarray) -> np.ndarray:
@@ -165,7 +167,8 @@ class TestDeaths:
             assert_is_spanning_tree(np.asarray(res.edges), len(g))
             np.testing.assert_allclose(dist[tuple(np.asarray(res.edges).T)], res.deaths, atol=1e-6)
         # deterministic tie-breaking: both variants and repeated calls route identically
-        np.testing.assert_array_equal(results[0].edges, results[1].edges)
+        for other in results[1:]:
+            np.testing.assert_array_equal(results[0].edges, other.edges)
         np.testing.assert_array_equal(results[0].edges, rips_h0(x, metric=metric).edges)
         jitted = jax.jit(lambda x: rips_h0(x, metric=metric))(x)
         np.testing.assert_array_equal(results[0].edges, jitted.edges)
@@ -194,11 +197,28 @@ class TestDeaths:
         np.testing.assert_allclose(np.sort(np.asarray(b.deaths)), a.deaths)
         assert {tuple(e) for e in np.asarray(a.edges)} == {tuple(e) for e in np.asarray(b.edges)}
 
-    def test_large_cloud_matrix_free(self, rng):
+    @pytest.mark.parametrize("algorithm", [a for a in ALGORITHMS if a != "dense"])
+    def test_large_cloud_without_a_matrix(self, rng, algorithm):
         x = rng.normal(size=(3000, 16)).astype(np.float32)
-        res = rips_h0(x, metric="l2", algorithm="matrix_free")
+        res = rips_h0(x, metric="l2", algorithm=algorithm)
         ref = scipy_deaths(cdist(x.astype(np.float64), x.astype(np.float64)))
         np.testing.assert_allclose(res.deaths, ref, rtol=1e-5, atol=1e-5)
+
+    @pytest.mark.skipif(not _native.AVAILABLE, reason="native kernel not built")
+    @pytest.mark.parametrize("metric", ["l1", "l2", "sqeuclidean", "linf", 2.5, "precomputed"])
+    def test_native_and_xla_loops_build_the_same_tree(self, rng, metric):
+        # integer coordinates: every distance is exact in float32, so the two
+        # implementations see identical keys and must pick identical edges.
+        x = rng.integers(-3, 4, size=(16, 60, 3)).astype(np.float32)
+        if metric == "precomputed":
+            x = np.stack([cdist(c, c, "cityblock") for c in x]).astype(np.float32)
+        mask = rng.random((16, 60)) < 0.8
+        run = lambda alg: jax.jit(
+            jax.vmap(lambda c, m: rips_h0(c, metric=metric, mask=m, algorithm=alg))
+        )(x, mask)
+        a, b = run("native"), run("matrix_free" if metric != "precomputed" else "dense")
+        np.testing.assert_array_equal(a.edges, b.edges)
+        np.testing.assert_array_equal(a.deaths, b.deaths)
 
     @given(
         n=st.integers(2, 25),
