@@ -179,7 +179,7 @@ def bench_single_clouds(sizes: list[int], repeats: int) -> dict:
             jax.block_until_ready(f(xj))
             compile_s = time.perf_counter() - t0
             row[f"corel_jax {alg}"] = {
-                "seconds": timeit(lambda f=f: jax.block_until_ready(f(xj)), repeats=reps),
+                "seconds": timeit(lambda f=f, xj=xj: jax.block_until_ready(f(xj)), repeats=reps),
                 "first_call_seconds": compile_s,
             }
         for name, fn in _peer_fns(x).items():
@@ -237,7 +237,7 @@ def peak_memory_mib(n: int) -> dict:
 
     base = run("baseline")
     result = {"baseline_process_mib": base}
-    cases = ["corel_jax matrix_free", "corel_jax dense", "scipy"]
+    cases = ["corel_jax auto", "corel_jax matrix_free", "corel_jax dense", "scipy"]
     if have("gph"):
         cases.append("giotto-ph")
     for which in cases:
@@ -310,8 +310,9 @@ def main() -> None:
     sizes = args.sizes or ([100, 1000] if args.quick else [100, 1000, 4000, 20000])
     repeats = 3 if args.quick else args.repeats
     dev = jax.devices()[0]
+    cpu = platform.processor() or platform.machine()
     results = {
-        "device": f"{dev.platform}: {dev.device_kind} ({os.cpu_count()} CPU cores, {platform.processor() or platform.machine()})",
+        "device": f"{dev.platform}: {dev.device_kind} ({os.cpu_count()} CPU cores, {cpu})",
         "jax": jax.__version__,
     }
     print(f"# {results['device']}, jax {jax.__version__}", flush=True)

@@ -525,7 +525,7 @@ def rips_h0(
         "matrix_free" (``O(n d)`` memory, distances computed on the fly).
         Ignored for "precomputed".
       sort: if True (default), slots are in ascending order of death (ties
-        by edge ``(i, j)``). If False, slot ``k`` is the edge that attached
+        in the order of the vertex each edge attached to the tree). If False, slot ``k`` is the edge that attached
         vertex ``k`` (or ``k + 1`` past the root) to the tree, with padding
         where the vertex is padded: use it when only a symmetric function of
         the deaths is needed (a sum, a loss); it skips a sort that costs
@@ -576,6 +576,7 @@ def rips_h0(
     deaths = jnp.where(finite, lengths, jnp.nan)
     if not sort:
         return PersistenceH0(deaths=deaths, edges=edges, valid=valid)
-    # Ascending order; ties (and the +inf padding) ordered by (i, j).
-    order = jnp.lexsort((edges[:, 1], edges[:, 0], lax.stop_gradient(lengths)))
+    # Ascending order; a stable sort keeps ties (and the +inf padding) in
+    # slot order, i.e. by the vertex each edge attached to the tree.
+    order = jnp.argsort(lax.stop_gradient(lengths), stable=True)
     return PersistenceH0(deaths=deaths[order], edges=edges[order], valid=valid[order])
