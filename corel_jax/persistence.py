@@ -11,18 +11,22 @@ one pair of points) of its critical edge.
 
 Algorithm
 ---------
-Prim's algorithm with a fixed trip count of ``n - 1``: each iteration adds the
-cheapest vertex outside the tree and relaxes the other keys with one row of
-distances. Two variants share that loop:
+Prim's algorithm, which for dense graphs does the optimal O(n^2) work with
+O(n) state. Three implementations build the same tree:
 
-* ``"dense"``: the ``(n, n)`` distance matrix is built once and rows are read
-  from it. Fastest up to a few thousand points; memory ``O(n^2)``.
-* ``"matrix_free"``: each row is computed on the fly from the points, so memory
-  is ``O(n d)``; use it for large clouds (tens of thousands of points).
+* ``"native"``: a C++ kernel registered as an XLA FFI custom call, used
+  wherever the computation runs on a CPU (``lax.platform_dependent``). It keeps
+  the vertices outside the tree compacted, computes each row of distances on
+  the fly in vectorised passes (``O(n d)`` memory) and spreads a vmapped batch
+  of clouds over threads. It is built by ``pip install``; without it, and on
+  GPU/TPU, the XLA loops below run.
+* ``"matrix_free"``: an XLA ``fori_loop`` with a fixed trip count of
+  ``n - 1``; each iteration picks the cheapest vertex outside the tree and
+  relaxes the keys with one row of distances computed from the points
+  (``O(n d)`` memory).
+* ``"dense"``: the same loop reading rows of a precomputed ``(n, n)`` matrix.
 
-``algorithm="auto"`` picks ``"dense"`` while the matrix has at most
-``_DENSE_MAX_ENTRIES`` entries (that threshold comes from
-``benchmarks/bench_persistence.py``) and ``"matrix_free"`` above it.
+``algorithm="auto"`` picks by measurement (``benchmarks/bench_persistence.py``).
 
 The MST is computed on ``stop_gradient`` distances; only the integer edge list
 leaves it. The death times are then recomputed from the points (or read from
@@ -521,12 +525,17 @@ def rips_h0(
         points, slots ``[0, m - 1)`` hold the real deaths ascending, slots
         ``[m - 1, n - 1)`` hold ``deaths = +inf``, ``edges = (-1, -1)``,
         ``valid = False``. With ``m <= 1`` every slot is padding.
-      algorithm: "auto" (default), "dense" (builds the ``(n, n)`` matrix) or
-        "matrix_free" (``O(n d)`` memory, distances computed on the fly).
+      algorithm: "auto" (default: "native" when the C++ kernel is built,
+        else the faster XLA loop for the shape), "native" (the C++ kernel
+        on CPU, the XLA "matrix_free" loop on other backends), "dense" (XLA
+        loop over a precomputed ``(n, n)`` matrix) or "matrix_free" (XLA loop,
+        ``O(n d)`` memory, distances computed on the fly). All four build
+        the same tree up to floating-point rounding of near-ties.
         Ignored for "precomputed".
       sort: if True (default), slots are in ascending order of death (ties
-        in the order of the vertex each edge attached to the tree). If False, slot ``k`` is the edge that attached
-        vertex ``k`` (or ``k + 1`` past the root) to the tree, with padding
+        in the order of the vertex each edge attached to the tree). If False,
+        slot ``k`` is the edge that attached vertex ``k`` (or ``k + 1`` past
+        the root) to the tree, with padding
         where the vertex is padded: use it when only a symmetric function of
         the deaths is needed (a sum, a loss); it skips a sort that costs
         about as much as the MST itself for small clouds on CPU.
