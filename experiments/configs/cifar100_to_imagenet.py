@@ -1,0 +1,21 @@
+"""Backbone on CIFAR-100, 1,000 one-class tasks on ImageNet 32x32.
+
+Paper (REFERENCE.md §5): AUROC n=120: 0.721 (mean over classes).
+Runtime: a 50-epoch backbone on one GPU, then the one-class protocol.
+
+Run:   python -m experiments.run experiments/configs/cifar100_to_imagenet.py --workdir runs/cifar100_to_imagenet
+Smoke: python -m experiments.run experiments/configs/cifar100_to_imagenet.py --variant local --workdir /tmp/cifar100_to_imagenet
+"""
+
+from experiments.configs.common import make
+
+
+def get_config(variant: str = "") -> dict:
+    return make(
+        train_dataset="cifar100",
+        eval_dataset="imagenet32",
+        n=[120],
+        published={'n=120': 0.721},
+        doc="Backbone on CIFAR-100, 1,000 one-class tasks on ImageNet 32x32.",
+        variant=variant,
+    )

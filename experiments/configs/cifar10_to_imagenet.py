@@ -1,0 +1,21 @@
+"""Backbone on CIFAR-10, 1,000 one-class tasks on ImageNet 32x32.
+
+Paper (REFERENCE.md §5): AUROC n=120: 0.722 (mean over classes).
+Runtime: a 50-epoch backbone on one GPU, then the one-class protocol.
+
+Run:   python -m experiments.run experiments/configs/cifar10_to_imagenet.py --workdir runs/cifar10_to_imagenet
+Smoke: python -m experiments.run experiments/configs/cifar10_to_imagenet.py --variant local --workdir /tmp/cifar10_to_imagenet
+"""
+
+from experiments.configs.common import make
+
+
+def get_config(variant: str = "") -> dict:
+    return make(
+        train_dataset="cifar10",
+        eval_dataset="imagenet32",
+        n=[120],
+        published={'n=120': 0.722},
+        doc="Backbone on CIFAR-10, 1,000 one-class tasks on ImageNet 32x32.",
+        variant=variant,
+    )
