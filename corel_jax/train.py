@@ -106,7 +106,7 @@ class TrainConfig:
     seed: int = 0
     # Engineering.
     devices: int | None = None  # use the first N local devices (default: all)
-    steps_per_dispatch: int = 20  # steps per jitted lax.scan chunk
+    steps_per_dispatch: int = 10  # steps per jitted lax.scan chunk (unrolled on CPU)
     checkpoint_every: int = 1000  # steps; also at the end
     keep_checkpoints: int = 2
 
@@ -309,7 +309,11 @@ def _make_chunk_fn(
         def body(state, batch_idx):
             return train_step(graphdef, config, state, images[batch_idx], axis_name="batch")
 
-        return jax.lax.scan(body, state, idx)
+        # XLA:CPU runs convolutions inside a while loop about 5x slower than
+        # in straight-line code (measured: 520 vs 95 ms per step of the paper
+        # model on 28x28 inputs), so on CPU the chunk is fully unrolled.
+        unroll = True if jax.default_backend() == "cpu" else 1
+        return jax.lax.scan(body, state, idx, unroll=unroll)
 
     return jax.pmap(chunk, axis_name="batch", donate_argnums=(0,), devices=devices)
 

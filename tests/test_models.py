@@ -151,3 +151,26 @@ def test_bad_arguments(kwargs, match):
         BranchAutoencoder(rngs=nnx.Rngs(0), **kwargs)
     with pytest.raises(ValueError, match="Unknown model"):
         create_model("resnet", input_shape=(8, 8, 1), rngs=nnx.Rngs(0))
+
+
+@pytest.mark.parametrize(
+    "src,dst", [((4, 4), (8, 8)), ((4, 4), (7, 7)), ((7, 7), (14, 14)), ((1, 1), (2, 2))]
+)
+def test_subpixel_transposed_conv_equals_the_dilated_form(src, dst):
+    from corel_jax.models import ConvTranspose2x
+
+    layer = ConvTranspose2x(5, 3, dst, rngs=nnx.Rngs(0))
+    layer.bias[...] = jnp.arange(3.0)
+    x = jnp.asarray(np.random.default_rng(6).normal(size=(2, *src, 5)), jnp.float32)
+    op = tuple(d - (2 * s - 1) for s, d in zip(src, dst, strict=True))
+    ref = lax.conv_general_dilated(
+        x,
+        layer.kernel[...],
+        (1, 1),
+        ((1, 1 + op[0]), (1, 1 + op[1])),
+        lhs_dilation=(2, 2),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    ) + jnp.arange(3.0)
+    out = layer(x)
+    assert out.shape == ref.shape == (2, *dst, 3)
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
