@@ -15,7 +15,7 @@ def get_config(variant: str = "") -> dict:
         train_dataset="cifar100",
         eval_dataset="cifar10",
         n=[80, 120, 500],
-        published={'n=80': 0.744, 'n=120': 0.755, 'n=500': 0.77},
+        published={"n=80": 0.744, "n=120": 0.755, "n=500": 0.77},
         doc="Backbone on CIFAR-100, one-class on CIFAR-10 (the headline row).",
         variant=variant,
     )

@@ -15,7 +15,7 @@ def get_config(variant: str = "") -> dict:
         train_dataset="cifar100",
         eval_dataset="cifar100",
         n=[120],
-        published={'n=120': 0.798},
+        published={"n=120": 0.798},
         doc="Backbone and one-class tasks both on CIFAR-100 (100 tasks).",
         variant=variant,
     )

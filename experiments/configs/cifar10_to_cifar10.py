@@ -15,7 +15,7 @@ def get_config(variant: str = "") -> dict:
         train_dataset="cifar10",
         eval_dataset="cifar10",
         n=[120],
-        published={'n=120': 0.76},
+        published={"n=120": 0.76},
         doc="Backbone and one-class tasks both on CIFAR-10.",
         variant=variant,
     )

@@ -15,7 +15,7 @@ def get_config(variant: str = "") -> dict:
         train_dataset="cifar10",
         eval_dataset="cifar20",
         n=[120, 500],
-        published={'n=120': 0.723, 'n=500': 0.738},
+        published={"n=120": 0.723, "n=500": 0.738},
         doc="Backbone on CIFAR-10, one-class on CIFAR-20 (CIFAR-100 coarse labels).",
         variant=variant,
     )

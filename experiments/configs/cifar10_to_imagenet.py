@@ -15,7 +15,7 @@ def get_config(variant: str = "") -> dict:
         train_dataset="cifar10",
         eval_dataset="imagenet32",
         n=[120],
-        published={'n=120': 0.722},
+        published={"n=120": 0.722},
         doc="Backbone on CIFAR-10, 1,000 one-class tasks on ImageNet 32x32.",
         variant=variant,
     )

@@ -1,0 +1,51 @@
+"""The experiment configs are valid, the runner's option parsing and the collector work."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from corel_jax.train import TrainConfig
+from experiments import collect, run
+
+CONFIGS = sorted(
+    p for p in Path("experiments/configs").glob("*.py") if p.stem not in ("__init__", "common")
+)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("variant", ["", "local"])
+def test_configs_build_valid_train_configs(path, variant):
+    cfg = run.load_config(str(path), variant)
+    config = TrainConfig(**cfg["train"])
+    assert config.batch_size == 100 and config.eta == 2.0 and config.learning_rate == 1e-3
+    if not variant:
+        assert config.epochs >= 10 and config.num_branches * config.branch_dim == 160
+        assert cfg["eval"]["runs"] == 5 and cfg["eval"]["radius"] == 2.0
+    assert cfg["published"] and cfg["doc"]
+
+
+def test_paper_rows_carry_the_published_numbers():
+    cfg = run.load_config("experiments/configs/cifar100_to_cifar10.py", "")
+    assert cfg["published"] == {"n=80": 0.744, "n=120": 0.755, "n=500": 0.770}
+    assert cfg["eval"]["n"] == [80, 120, 500] and cfg["train"]["lam"] == 20.0
+    assert cfg["train"]["dataset"] == "cifar100" and cfg["eval"]["dataset"] == "cifar10"
+
+
+def test_overrides_grid():
+    grid = run.overrides_grid(["epochs=3"], ["lam=0,20", "num_branches=8,16"])
+    assert len(grid) == 4 and {"epochs": 3, "lam": 0, "num_branches": 8} in grid
+    assert run.overrides_grid([], []) == [{}]
+    assert run.overrides_grid(["data_dir=None", "eta=0.5"], []) == [{"data_dir": None, "eta": 0.5}]
+
+
+def test_collect_builds_the_table(tmp_path, capsys):
+    payload = {
+        "doc": "row", "published": {"n=120": 0.755},
+        "rows": [{"name": "base", "overrides": {}, "n": 120, "means": {"corel": 0.70, "kde": 0.6}}],
+    }  # fmt: skip
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "results.json").write_text(json.dumps(payload))
+    assert collect.main([str(tmp_path), "--out", str(tmp_path / "t.md")]) == 0
+    line = (tmp_path / "t.md").read_text().splitlines()[-1]
+    assert line == "| row | base | 120 | corel 0.700, kde 0.600 | 0.755 | -0.055 |"
