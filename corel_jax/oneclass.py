@@ -315,7 +315,8 @@ def evaluate_oneclass(
     )
     auroc = {m: np.zeros((len(classes), runs)) for m in methods}
     bar = None
-    if progress:
+    plain = progress and not sys.stdout.isatty()  # plain lines in logs, a bar on a terminal
+    if progress and not plain:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(classes) * runs, desc=f"one-class n={n}", unit="task", file=sys.stdout)
@@ -329,6 +330,12 @@ def evaluate_oneclass(
                     auroc[name][ci, r] = roc_auc_score(positive, scores)
                 if bar is not None:
                     bar.update(1)
+            if plain:
+                means = ", ".join(f"{m} {auroc[m][ci].mean():.3f}" for m in methods)
+                print(
+                    f"one-class n={n}: class {names[ci]} ({ci + 1}/{len(classes)}): {means}",
+                    flush=True,
+                )
     finally:
         if bar is not None:
             bar.close()
