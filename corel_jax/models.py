@@ -8,26 +8,36 @@
   channel-major (NCHW) order and mapped by an *independent-branches* linear
   layer to ``num_branches x branch_dim`` (16 x 10) codes, no activation;
 * decoder: the mirror image: an independent-branches linear layer back to the
-  feature map, then three 3x3 transposed convolutions with stride 2 that each
-  exactly double the size (PyTorch's ``padding=1, output_padding=1``), ReLU
-  between them, no output activation.
+  feature map (reshaped channel-major), then three 3x3 transposed convolutions
+  with stride 2 (PyTorch's ``padding=1, output_padding=1``: each doubles the
+  size), ReLU between them, no output activation.
 
-An independent-branches linear layer is a dense layer whose kernel is masked
-block-diagonally: branch ``i`` of the code reads only inputs
-``[g i, g (i + 1))`` with ``g = inputs / num_branches``; with the channel-major
-flatten that is channels ``(C / K) i ... (C / K)(i + 1) - 1`` at every spatial
-position. The full kernel is stored (as in the original); masked entries get
-zero gradient and never influence the output.
+An independent-branches linear layer (:class:`BranchLinear`) is a dense layer
+whose kernel is masked block-diagonally: branch ``i`` of the code reads only
+inputs ``[g i, g (i + 1))`` with ``g = in_features / num_branches``; with the
+channel-major flatten that is channels ``(C / K) i ... (C / K)(i + 1) - 1`` at
+every spatial position. The full kernel is stored (as in the original, so the
+parameter count is that of a dense layer); the mask is a constant, masked
+entries get exactly zero gradient and never influence the output.
 
-``MLPAutoencoder`` is a small fully connected model for vector-like data with
-the same ``encode`` / ``decode`` interface.
+``MLPAutoencoder`` is a small fully connected model for vector or image data
+with the same ``encode`` / ``decode`` interface; its last encoder layer and
+first decoder layer are independent-branches layers too.
 
 Inputs are float NHWC images in [0, 1]; outputs have the input's shape.
+Parameters use flax's default initialisation (LeCun-normal kernels, zero
+biases), not PyTorch's; the branch layers use LeCun-normal scaled to their true
+(per-block) fan-in.
+
+References:
+  Hofer, Kwitt, Dixit, Niethammer, "Connectivity-Optimized Representation
+  Learning via Persistent Homology", ICML 2019; https://arxiv.org/abs/1906.09003
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import jax
@@ -36,39 +46,103 @@ import numpy as np
 from flax import nnx
 
 __all__ = [
+    "MODELS",
     "BranchAutoencoder",
     "BranchLinear",
     "ConvTranspose2x",
     "MLPAutoencoder",
-    "MODELS",
     "create_model",
 ]
 
 MODELS: tuple[str, ...] = ("branch", "mlp")
 
-
-def _conv_out(size: int) -> int:
-    """Spatial size after a 3x3, stride-2, padding-1 convolution."""
-    return (size + 2 - 3) // 2 + 1
+_LEAKY_SLOPE = 0.01
 
 
-def block_diagonal_mask(in_features: int, out_features: int, num_branches: int) -> np.ndarray:
+# ------------------------------------------------------------------ checks
+
+
+def _check_positive_int(value: object, name: str) -> int:
+    """``value`` as an int; TypeError if not an integer, ValueError if < 1."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int; got {value!r} ({type(value).__name__}).")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1; got {value}.")
+    return int(value)
+
+
+def _check_int_tuple(values: object, name: str, *, allow_empty: bool = True) -> tuple[int, ...]:
+    """``values`` as a tuple of positive ints, with errors naming ``name``."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise TypeError(f"{name} must be a sequence of ints; got {values!r}.")
+    if not values and not allow_empty:
+        raise ValueError(f"{name} must be non-empty; got {tuple(values)}.")
+    return tuple(_check_positive_int(v, f"{name}[{i}]") for i, v in enumerate(values))
+
+
+def _check_batch(x: jax.Array, shape: tuple[int, ...], name: str) -> None:
+    """Raises ValueError unless ``x`` has shape ``(B, *shape)``."""
+    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
+        raise ValueError(
+            f"{name} must have shape (B, {', '.join(map(str, shape))}); got {x.shape}."
+        )
+
+
+def _check_rngs(rngs: object) -> None:
+    if not isinstance(rngs, nnx.Rngs):
+        raise TypeError(f"rngs must be an nnx.Rngs; got {type(rngs).__name__}.")
+
+
+# ------------------------------------------------------------------ layers
+
+
+def _block_diagonal_mask(in_features: int, out_features: int, num_branches: int) -> np.ndarray:
     """``(in, out)`` 0/1 mask: input group ``i`` connects to output group ``i`` only."""
     gi, go = in_features // num_branches, out_features // num_branches
-    return (np.arange(in_features)[:, None] // gi == np.arange(out_features)[None, :] // go).astype(
-        np.float32
-    )
+    rows = np.arange(in_features)[:, None] // gi
+    cols = np.arange(out_features)[None, :] // go
+    return (rows == cols).astype(np.float32)
 
 
 class BranchLinear(nnx.Module):
-    """A dense layer whose kernel is masked block-diagonally into branches.
+    """A dense layer whose kernel is masked block-diagonally into ``K`` branches.
 
-    Output group ``i`` (``out_features / num_branches`` values) depends only on
-    input group ``i`` (``in_features / num_branches`` values). The bias is full
-    size. Shapes: ``(..., in_features) -> (..., out_features)``.
+    .. math::
+
+      y = x (W \\odot M) + b, \\qquad
+      M_{jk} = [\\lfloor j / g_\\text{in} \\rfloor = \\lfloor k / g_\\text{out} \\rfloor],
+
+    with ``g_in = in_features / K`` and ``g_out = out_features / K``: output
+    group ``i`` depends only on input group ``i``. The full ``(in, out)`` kernel
+    ``W`` and the full-size bias ``b`` are parameters; the mask ``M`` is a
+    constant. Since ``dL/dW = (x^T dL/dy) * M``, masked entries get exactly zero
+    gradient and never affect ``y``. The kernel is LeCun-normal with the true
+    fan-in ``g_in`` (``lecun_normal() * sqrt(K)`` on the full kernel).
+
+    Args:
+      in_features: input size, divisible by ``num_branches``.
+      out_features: output size, divisible by ``num_branches``.
+      num_branches: ``K``.
+      rngs: ``nnx.Rngs`` for the kernel.
+
+    Returns:
+      A module mapping ``(..., in_features) -> (..., out_features)``.
+
+    Examples:
+      >>> from flax import nnx
+      >>> import jax.numpy as jnp
+      >>> layer = BranchLinear(6, 4, num_branches=2, rngs=nnx.Rngs(0))
+      >>> layer(jnp.ones((3, 6))).shape
+      (3, 4)
     """
 
-    def __init__(self, in_features: int, out_features: int, num_branches: int, *, rngs: nnx.Rngs):
+    def __init__(
+        self, in_features: int, out_features: int, *, num_branches: int, rngs: nnx.Rngs
+    ) -> None:
+        in_features = _check_positive_int(in_features, "in_features")
+        out_features = _check_positive_int(out_features, "out_features")
+        num_branches = _check_positive_int(num_branches, "num_branches")
+        _check_rngs(rngs)
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if value % num_branches:
                 raise ValueError(f"{name}={value} is not divisible by num_branches={num_branches}.")
@@ -76,14 +150,20 @@ class BranchLinear(nnx.Module):
         self.out_features = out_features
         self.num_branches = num_branches
         init = nnx.initializers.lecun_normal()
-        # Fan-in of each output unit is one block, not the full input.
-        scale = math.sqrt(num_branches)
+        scale = math.sqrt(num_branches)  # fan-in of one output unit is one block
         self.kernel = nnx.Param(init(rngs.params(), (in_features, out_features)) * scale)
         self.bias = nnx.Param(jnp.zeros((out_features,)))
 
+    @property
+    def mask(self) -> np.ndarray:
+        """The constant ``(in_features, out_features)`` 0/1 block-diagonal mask."""
+        return _block_diagonal_mask(self.in_features, self.out_features, self.num_branches)
+
     def __call__(self, x: jax.Array) -> jax.Array:
-        mask = block_diagonal_mask(self.in_features, self.out_features, self.num_branches)
-        return x @ (self.kernel[...] * mask) + self.bias[...]
+        """``(..., in_features) -> (..., out_features)``."""
+        if x.shape[-1:] != (self.in_features,):
+            raise ValueError(f"x must have last axis {self.in_features}; got shape {x.shape}.")
+        return x @ (self.kernel[...] * self.mask) + self.bias[...]
 
 
 # For output phase p of a stride-2 transposed conv (rows 2m + p), which input
@@ -92,28 +172,62 @@ _PHASE_TAPS = {(0, 0): 1, (0, 1): None, (1, 0): 0, (1, 1): 2}
 
 
 class ConvTranspose2x(nnx.Module):
-    """3x3 transposed convolution with stride 2 that doubles the size (then crops).
+    """3x3 transposed convolution, stride 2, PyTorch padding 1, cropped to ``out_size``.
 
-    Computes exactly what ``nnx.ConvTranspose(cin, cout, (3, 3), strides=(2, 2),
-    padding=((1, 1 + op), (1, 1 + op)))`` computes, i.e. PyTorch's
-    ``ConvTranspose2d(k=3, s=2, p=1, output_padding=op)`` up to a flip of the
-    kernel, but as one stride-1 2x2 convolution into ``4 * cout`` channels
-    followed by a depth-to-space shuffle ("sub-pixel" form). Output row
-    ``2m + p`` only meets kernel rows ``{1}`` (p = 0) or ``{0, 2}`` (p = 1),
-    so no multiplication by the dilation zeros is done, and the backward pass
-    is made of plain convolutions. On XLA:CPU this makes the decoder's
-    gradient several times faster than the dilated-input form.
+    With ``out_size = 2 (h, w)`` it computes exactly
 
-    Shapes: ``(B, h, w, cin) -> (B, out_h, out_w, cout)`` with ``out <= 2 h``.
+    * ``nnx.ConvTranspose(cin, cout, (3, 3), strides=(2, 2),
+      padding=((1, 2), (1, 2)))`` (``transpose_kernel=False``), i.e. the
+      stride-1 convolution of the 2x-dilated input padded by ``(k - 1 - p,
+      k - 1 - p + output_padding) = (1, 2)``;
+    * PyTorch's ``ConvTranspose2d(cin, cout, 3, stride=2, padding=1,
+      output_padding=1)`` with weight ``kernel[::-1, ::-1].transpose(2, 3, 0, 1)``
+      (PyTorch scatters with the kernel, flax correlates: a spatial flip).
+
+    A smaller ``out_size`` of ``2 h - 1`` is PyTorch's ``output_padding=0``:
+    output padding only appends rows/columns, so cropping the doubled output
+    gives the same values. This is how the decoder returns to odd encoder sizes
+    (28 -> 14 -> 7 -> 4 -> 7 -> 14 -> 28).
+
+    It is written in "sub-pixel" form: output pixel ``(2m + p, 2n + q)`` only
+    meets kernel rows ``{1}`` (p = 0) or ``{0, 2}`` (p = 1), and likewise for
+    columns, so the layer is one 2x2 stride-1 convolution into ``4 cout``
+    channels (as patches @ kernel) followed by a depth-to-space shuffle. No
+    multiplications by dilation zeros are done and the backward pass is plain
+    matmuls, several times faster on XLA:CPU than the dilated form.
+
+    Args:
+      cin: input channels.
+      cout: output channels.
+      out_size: ``(out_h, out_w)``, each ``2 s - 1`` or ``2 s`` for input size ``s``.
+      rngs: ``nnx.Rngs``; kernel ``(3, 3, cin, cout)`` LeCun-normal (flax's
+        ``ConvTranspose`` default), zero bias.
+
+    Returns:
+      A module mapping ``(B, h, w, cin) -> (B, out_h, out_w, cout)``.
+
+    Examples:
+      >>> from flax import nnx
+      >>> import jax.numpy as jnp
+      >>> layer = ConvTranspose2x(4, 2, (7, 8), rngs=nnx.Rngs(0))
+      >>> layer(jnp.ones((1, 4, 4, 4))).shape
+      (1, 7, 8, 2)
     """
 
-    def __init__(self, cin: int, cout: int, out_size: tuple[int, int], *, rngs: nnx.Rngs):
+    def __init__(self, cin: int, cout: int, out_size: Sequence[int], *, rngs: nnx.Rngs) -> None:
+        cin = _check_positive_int(cin, "cin")
+        cout = _check_positive_int(cout, "cout")
+        out_size = _check_int_tuple(out_size, "out_size")
+        if len(out_size) != 2:
+            raise ValueError(f"out_size must be (out_h, out_w); got {out_size}.")
+        _check_rngs(rngs)
         init = nnx.initializers.lecun_normal()
         self.kernel = nnx.Param(init(rngs.params(), (3, 3, cin, cout)))
         self.bias = nnx.Param(jnp.zeros((cout,)))
-        self.out_size = tuple(int(s) for s in out_size)
+        self.out_size = out_size
 
     def _phase_kernel(self) -> jax.Array:
+        """``(2, 2, cin, 4 cout)``: taps of offset ``(di, dj)`` for the 4 output phases."""
         w = self.kernel[...]
         zero = jnp.zeros_like(w[0, 0])
         rows = []
@@ -127,17 +241,23 @@ class ConvTranspose2x(nnx.Module):
                         phases.append(zero if a is None or b is None else w[a, b])
                 cols.append(jnp.concatenate(phases, axis=-1))  # (cin, 4 cout), phase-major
             rows.append(jnp.stack(cols))
-        return jnp.stack(rows)  # (2, 2, cin, 4 cout)
+        return jnp.stack(rows)
 
     def __call__(self, x: jax.Array) -> jax.Array:
+        """``(B, h, w, cin) -> (B, out_h, out_w, cout)``."""
+        if x.ndim != 4 or x.shape[-1] != self.kernel.shape[2]:
+            raise ValueError(f"x must have shape (B, h, w, {self.kernel.shape[2]}); got {x.shape}.")
         b, h, w, _ = x.shape
+        for s, o in zip((h, w), self.out_size, strict=True):
+            if o not in (2 * s - 1, 2 * s):
+                raise ValueError(f"out_size {self.out_size} is not 2x-1 or 2x of input {(h, w)}.")
         cout = self.kernel.shape[-1]
         # The 2x2 convolution as patches @ kernel: its gradients are matmuls,
         # which XLA:CPU runs far faster than weight-gradient convolutions.
         xp = jnp.pad(x, ((0, 0), (0, 1), (0, 1), (0, 0)))
         patches = jnp.concatenate(
             [xp[:, di : di + h, dj : dj + w] for di in range(2) for dj in range(2)], axis=-1
-        )  # (B, h, w, 4 cin), ordered (di, dj, cin) like the kernel below
+        )  # (B, h, w, 4 cin), ordered (di, dj, cin) like the kernel
         k = self._phase_kernel()
         y = patches @ k.reshape(-1, k.shape[-1])
         # y: (B, h, w, 4 cout), phases (p, q) of output pixel (2m + p, 2n + q)
@@ -149,21 +269,67 @@ class ConvTranspose2x(nnx.Module):
         return y[:, : self.out_size[0], : self.out_size[1]] + self.bias[...]
 
 
+# ------------------------------------------------------------------ models
+
+
+def _conv_out(size: int) -> int:
+    """Spatial size after a 3x3, stride-2, padding-1 convolution: ``ceil(size / 2)``."""
+    return (size + 2 - 3) // 2 + 1
+
+
 class BranchAutoencoder(nnx.Module):
     """The paper's convolutional autoencoder with an independent-branches latent.
 
+    Encoder, for ``filters = (32, 64, 128)`` and a 32x32x3 input::
+
+      (B, 32, 32, 3) -conv-> (B, 16, 16, 32) -conv-> (B, 8, 8, 64) -conv-> (B, 4, 4, 128)
+      -> NCHW flatten (B, 2048) -> BranchLinear(2048, 160, K=16) -> z (B, 160)
+
+    each conv 3x3, stride 2, padding ((1, 1), (1, 1)), with bias, followed by
+    LeakyReLU(0.01); ``z`` has no activation. Branch ``i`` is
+    ``z[:, 10 i : 10 (i + 1)]`` and reads only channels ``8 i ... 8 i + 7`` of
+    the last feature map (at all 4x4 positions). Decoder::
+
+      z -> BranchLinear(160, 2048, K=16) -> reshape (B, 128, 4, 4) -> NHWC
+      -> ConvTranspose2x(128, 64) -> ReLU -> ConvTranspose2x(64, 32) -> ReLU
+      -> ConvTranspose2x(32, 3) -> x_hat (B, 32, 32, 3)
+
+    where branch ``i`` writes only channels ``8 i ... 8 i + 7``. Each conv
+    maps size ``s`` to ``ceil(s / 2)`` (28 -> 14 -> 7 -> 4, 8 -> 4 -> 2 -> 1);
+    the sizes are recorded in ``spatial_sizes`` and each transposed conv's
+    output padding is chosen from them (1 where the encoder halved exactly, 0
+    where it rounded up; implemented by cropping), so ``x_hat`` has exactly the
+    input's shape. No batch norm, no dropout.
+
     Args:
-      input_shape: ``(H, W, C)``; 32x32x3 (CIFAR), 28x28x1 (MNIST-like) and
-        8x8x1 (scikit-learn digits) are all supported. Each conv halves the
-        size (rounding up); the decoder's transposed convs choose their output
-        padding so the reconstruction has exactly the input's shape.
-      filters: channels of the three convs; ``filters[-1]`` must be divisible
-        by ``num_branches``.
+      input_shape: ``(H, W, C)``; e.g. 32x32x3 (CIFAR), 28x28x1 (MNIST-like),
+        8x8x1 (scikit-learn digits).
+      filters: channels of the convs (any number of layers);
+        ``filters[-1]`` must be divisible by ``num_branches``.
       num_branches: ``K`` (paper: 16).
       branch_dim: dims per branch (paper: 10); the code has ``K * branch_dim``.
       rngs: ``nnx.Rngs`` for parameter initialisation (flax defaults:
         LeCun-normal kernels, zero biases; the original used PyTorch's
         defaults, which only changes the initial scale).
+
+    Returns:
+      A module with ``encode(x) -> z``, ``decode(z) -> x_hat`` and
+      ``__call__(x) -> (x_hat, z)``, and attributes ``input_shape``,
+      ``num_branches``, ``branch_dim``, ``latent_dim``, ``feature_shape``
+      (NHWC of the last conv) and ``spatial_sizes``. Parameter count of the
+      paper model: 93,248 (convs) + 93,123 (transposed convs) + 327,840 +
+      329,728 (full branch kernels and biases) = 843,939.
+
+    Examples:
+      >>> from flax import nnx
+      >>> import jax.numpy as jnp
+      >>> model = BranchAutoencoder(input_shape=(28, 28, 1), rngs=nnx.Rngs(0))
+      >>> x_hat, z = model(jnp.zeros((2, 28, 28, 1)))
+      >>> x_hat.shape, z.shape, model.spatial_sizes
+      ((2, 28, 28, 1), (2, 160), ((28, 28), (14, 14), (7, 7), (4, 4)))
+
+    References:
+      Hofer et al., ICML 2019, §5 and the authors' code (REFERENCE.md §3).
     """
 
     def __init__(
@@ -174,23 +340,18 @@ class BranchAutoencoder(nnx.Module):
         num_branches: int = 16,
         branch_dim: int = 10,
         rngs: nnx.Rngs,
-    ):
-        input_shape = tuple(int(s) for s in input_shape)
-        filters = tuple(int(f) for f in filters)
-        if len(input_shape) != 3 or min(input_shape) < 1:
-            raise ValueError(
-                f"input_shape must be (H, W, C) with positive sizes; got {input_shape}."
-            )
-        if not filters or min(filters) < 1:
-            raise ValueError(f"filters must be a non-empty list of positive ints; got {filters}.")
-        if num_branches < 1 or branch_dim < 1:
-            raise ValueError(
-                f"num_branches and branch_dim must be >= 1; got {num_branches}, {branch_dim}."
-            )
+    ) -> None:
+        input_shape = _check_int_tuple(input_shape, "input_shape")
+        if len(input_shape) != 3:
+            raise ValueError(f"input_shape must be (H, W, C); got {input_shape}.")
+        filters = _check_int_tuple(filters, "filters", allow_empty=False)
+        num_branches = _check_positive_int(num_branches, "num_branches")
+        branch_dim = _check_positive_int(branch_dim, "branch_dim")
+        _check_rngs(rngs)
         if filters[-1] % num_branches:
             raise ValueError(
-                f"The last conv's channels ({filters[-1]}) must be divisible by "
-                f"num_branches={num_branches}, so each branch reads whole channels."
+                f"filters[-1]={filters[-1]} (the last conv's channels) must be divisible by "
+                f"num_branches={num_branches}, so that each branch reads whole channels."
             )
         self.input_shape = input_shape
         self.num_branches = num_branches
@@ -200,8 +361,8 @@ class BranchAutoencoder(nnx.Module):
         sizes = [input_shape[:2]]
         for _ in filters:
             sizes.append(tuple(_conv_out(s) for s in sizes[-1]))
-        self._sizes = tuple(sizes)
-        self.feature_shape = (*sizes[-1], filters[-1])  # NHWC of the last conv
+        self.spatial_sizes = tuple(sizes)
+        self.feature_shape = (*sizes[-1], filters[-1])
         flat = filters[-1] * sizes[-1][0] * sizes[-1][1]
 
         chans = (input_shape[2], *filters)
@@ -211,28 +372,33 @@ class BranchAutoencoder(nnx.Module):
                 for cin, cout in zip(chans[:-1], chans[1:], strict=True)
             ]
         )
-        self.to_latent = BranchLinear(flat, self.latent_dim, num_branches, rngs=rngs)
-        self.from_latent = BranchLinear(self.latent_dim, flat, num_branches, rngs=rngs)
-        deconvs = []
-        for layer, (cin, cout) in enumerate(zip(chans[::-1][:-1], chans[::-1][1:], strict=True)):
-            # Each maps the encoder's size back: 2 s (PyTorch's output_padding=1),
-            # or 2 s - 1 (output_padding=0) where the encoder rounded up.
-            deconvs.append(ConvTranspose2x(cin, cout, sizes[-2 - layer], rngs=rngs))
-        self.decoder_convs = nnx.List(deconvs)
+        self.to_latent = BranchLinear(flat, self.latent_dim, num_branches=num_branches, rngs=rngs)
+        self.from_latent = BranchLinear(self.latent_dim, flat, num_branches=num_branches, rngs=rngs)
+        rchans = chans[::-1]
+        self.decoder_convs = nnx.List(
+            [
+                # back to the encoder's size at this depth: 2 s or 2 s - 1
+                ConvTranspose2x(cin, cout, sizes[-2 - layer], rngs=rngs)
+                for layer, (cin, cout) in enumerate(zip(rchans[:-1], rchans[1:], strict=True))
+            ]
+        )
 
     def features(self, x: jax.Array) -> jax.Array:
         """``(B, H, W, C)`` images -> ``(B, h, w, filters[-1])`` last conv features."""
+        _check_batch(x, self.input_shape, "x")
         for conv in self.encoder_convs:
-            x = nnx.leaky_relu(conv(x), negative_slope=0.01)
+            x = nnx.leaky_relu(conv(x), negative_slope=_LEAKY_SLOPE)
         return x
 
     def flatten(self, f: jax.Array) -> jax.Array:
-        """Channel-major (NCHW) flatten of ``(B, h, w, C)`` features, as in the original."""
+        """Channel-major (NCHW) flatten: ``(B, h, w, C) -> (B, C h w)``, index ``c h w + y w + x``."""
+        _check_batch(f, self.feature_shape, "f")
         return jnp.transpose(f, (0, 3, 1, 2)).reshape(f.shape[0], -1)
 
     def unflatten(self, v: jax.Array) -> jax.Array:
-        """Inverse of :meth:`flatten`: ``(B, C h w)`` -> ``(B, h, w, C)``."""
+        """Inverse of :meth:`flatten`: ``(B, C h w) -> (B, h, w, C)``."""
         h, w, c = self.feature_shape
+        _check_batch(v, (c * h * w,), "v")
         return jnp.transpose(v.reshape(v.shape[0], c, h, w), (0, 2, 3, 1))
 
     def encode(self, x: jax.Array) -> jax.Array:
@@ -241,6 +407,7 @@ class BranchAutoencoder(nnx.Module):
 
     def decode(self, z: jax.Array) -> jax.Array:
         """``(B, latent_dim)`` codes -> ``(B, H, W, C)`` reconstructions (no output activation)."""
+        _check_batch(z, (self.latent_dim,), "z")
         x = self.unflatten(self.from_latent(z))
         for i, deconv in enumerate(self.decoder_convs):
             x = deconv(x)
@@ -249,18 +416,42 @@ class BranchAutoencoder(nnx.Module):
         return x
 
     def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Returns ``(x_hat, z)``."""
+        """``(B, H, W, C)`` -> ``(x_hat (B, H, W, C), z (B, latent_dim))``."""
         z = self.encode(x)
         return self.decode(z), z
 
 
 class MLPAutoencoder(nnx.Module):
-    """A small fully connected autoencoder with the same interface.
+    """A small fully connected autoencoder with an independent-branches latent.
 
-    ``(B, *input_shape)`` -> flatten -> ``hidden`` layers with LeakyReLU(0.01)
-    -> linear to ``num_branches * branch_dim`` codes; the decoder mirrors it
-    and reshapes back to ``input_shape`` (no output activation). Branches are
-    the equal splits of the code used by the connectivity loss.
+    Encoder: ``(B, *input_shape)`` -> flatten ``(B, D)`` -> ``nnx.Linear``
+    layers of sizes ``hidden``, each followed by LeakyReLU(0.01) ->
+    ``BranchLinear(hidden[-1], K * branch_dim, K)`` -> ``z``, no activation.
+    Decoder, mirrored: ``BranchLinear(K * branch_dim, hidden[-1], K)`` ->
+    LeakyReLU -> ``nnx.Linear`` layers back to ``D`` with LeakyReLU between
+    them -> reshape to ``(B, *input_shape)``, no output activation. Branch
+    ``i`` of ``z`` reads only units ``[g i, g (i + 1))`` of the last hidden
+    layer (``g = hidden[-1] / K``), which must therefore be divisible by ``K``
+    (``D`` when ``hidden`` is empty).
+
+    Args:
+      input_shape: shape of one sample, e.g. ``(8, 8, 1)`` or ``(64,)``.
+      hidden: sizes of the hidden layers (may be empty).
+      num_branches: ``K``.
+      branch_dim: dims per branch.
+      rngs: ``nnx.Rngs`` (flax default initialisation).
+
+    Returns:
+      A module with the same ``encode`` / ``decode`` / ``__call__`` interface
+      and attributes as :class:`BranchAutoencoder`.
+
+    Examples:
+      >>> from flax import nnx
+      >>> import jax.numpy as jnp
+      >>> model = MLPAutoencoder(input_shape=(8, 8, 1), num_branches=4, branch_dim=5,
+      ...                        rngs=nnx.Rngs(0))
+      >>> [a.shape for a in model(jnp.zeros((3, 8, 8, 1)))]
+      [(3, 8, 8, 1), (3, 20)]
     """
 
     def __init__(
@@ -271,48 +462,55 @@ class MLPAutoencoder(nnx.Module):
         num_branches: int = 16,
         branch_dim: int = 10,
         rngs: nnx.Rngs,
-    ):
-        input_shape = tuple(int(s) for s in input_shape)
-        hidden = tuple(int(h) for h in hidden)
-        if not input_shape or min(input_shape) < 1:
-            raise ValueError(f"input_shape must have positive sizes; got {input_shape}.")
-        if num_branches < 1 or branch_dim < 1:
+    ) -> None:
+        input_shape = _check_int_tuple(input_shape, "input_shape", allow_empty=False)
+        hidden = _check_int_tuple(hidden, "hidden")
+        num_branches = _check_positive_int(num_branches, "num_branches")
+        branch_dim = _check_positive_int(branch_dim, "branch_dim")
+        _check_rngs(rngs)
+        dims = (math.prod(input_shape), *hidden)
+        if dims[-1] % num_branches:
+            what = "hidden[-1]" if hidden else "the flattened input size"
             raise ValueError(
-                f"num_branches and branch_dim must be >= 1; got {num_branches}, {branch_dim}."
+                f"{what}={dims[-1]} must be divisible by num_branches={num_branches}, "
+                "so that each branch reads whole groups of units."
             )
-        if hidden and min(hidden) < 1:
-            raise ValueError(f"hidden sizes must be positive; got {hidden}.")
         self.input_shape = input_shape
         self.num_branches = num_branches
         self.branch_dim = branch_dim
         self.latent_dim = num_branches * branch_dim
-        dims = (int(np.prod(input_shape)), *hidden, self.latent_dim)
         self.encoder_layers = nnx.List(
             [nnx.Linear(a, b, rngs=rngs) for a, b in zip(dims[:-1], dims[1:], strict=True)]
+        )
+        self.to_latent = BranchLinear(
+            dims[-1], self.latent_dim, num_branches=num_branches, rngs=rngs
+        )
+        self.from_latent = BranchLinear(
+            self.latent_dim, dims[-1], num_branches=num_branches, rngs=rngs
         )
         rdims = dims[::-1]
         self.decoder_layers = nnx.List(
             [nnx.Linear(a, b, rngs=rngs) for a, b in zip(rdims[:-1], rdims[1:], strict=True)]
         )
 
-    @staticmethod
-    def _stack(layers, x):
-        for i, layer in enumerate(layers):
-            x = layer(x)
-            if i < len(layers) - 1:
-                x = nnx.leaky_relu(x, negative_slope=0.01)
-        return x
-
     def encode(self, x: jax.Array) -> jax.Array:
         """``(B, *input_shape)`` -> ``(B, latent_dim)``."""
-        return self._stack(self.encoder_layers, x.reshape(x.shape[0], -1))
+        _check_batch(x, self.input_shape, "x")
+        h = x.reshape(x.shape[0], -1)
+        for layer in self.encoder_layers:
+            h = nnx.leaky_relu(layer(h), negative_slope=_LEAKY_SLOPE)
+        return self.to_latent(h)
 
     def decode(self, z: jax.Array) -> jax.Array:
         """``(B, latent_dim)`` -> ``(B, *input_shape)``."""
-        return self._stack(self.decoder_layers, z).reshape(z.shape[0], *self.input_shape)
+        _check_batch(z, (self.latent_dim,), "z")
+        h = self.from_latent(z)
+        for layer in self.decoder_layers:
+            h = layer(nnx.leaky_relu(h, negative_slope=_LEAKY_SLOPE))
+        return h.reshape(z.shape[0], *self.input_shape)
 
     def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Returns ``(x_hat, z)``."""
+        """``(B, *input_shape)`` -> ``(x_hat (B, *input_shape), z (B, latent_dim))``."""
         z = self.encode(x)
         return self.decode(z), z
 
@@ -327,7 +525,29 @@ def create_model(
     hidden: Sequence[int] = (256, 128),
     rngs: nnx.Rngs,
 ) -> BranchAutoencoder | MLPAutoencoder:
-    """Builds ``"branch"`` (:class:`BranchAutoencoder`) or ``"mlp"`` (:class:`MLPAutoencoder`)."""
+    """Builds an autoencoder by name.
+
+    Args:
+      name: ``"branch"`` (:class:`BranchAutoencoder`, the paper's conv model;
+        uses ``filters``) or ``"mlp"`` (:class:`MLPAutoencoder`; uses ``hidden``).
+      input_shape: shape of one sample (``(H, W, C)`` for ``"branch"``).
+      num_branches: number of independent branches.
+      branch_dim: dims per branch.
+      filters: conv channels of ``"branch"``.
+      hidden: hidden sizes of ``"mlp"``.
+      rngs: ``nnx.Rngs`` for initialisation.
+
+    Returns:
+      The model.
+
+    Examples:
+      >>> from flax import nnx
+      >>> create_model("branch", input_shape=(8, 8, 1), num_branches=8,
+      ...              rngs=nnx.Rngs(0)).latent_dim
+      80
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, one of {MODELS}; got {type(name).__name__}.")
     if name == "branch":
         return BranchAutoencoder(
             input_shape=input_shape,
@@ -344,4 +564,4 @@ def create_model(
             branch_dim=branch_dim,
             rngs=rngs,
         )
-    raise ValueError(f"Unknown model {name!r}; expected one of {MODELS}.")
+    raise ValueError(f"Unknown model name {name!r}; expected one of {MODELS}.")

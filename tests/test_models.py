@@ -1,4 +1,9 @@
-"""Tests for corel_jax.models: shapes, branch independence, PyTorch conv semantics."""
+"""Tests for corel_jax.models: shapes, branch independence, PyTorch conv semantics.
+
+References used: a numpy scatter-form transposed conv (PyTorch's definition
+written out), ``lax.conv_general_dilated`` with ``lhs_dilation``, flax's own
+``nnx.ConvTranspose`` and, when installed, the original model rebuilt in torch.
+"""
 
 import jax
 import jax.numpy as jnp
@@ -7,68 +12,40 @@ import pytest
 from flax import nnx
 from jax import lax
 
-from corel_jax.models import BranchAutoencoder, BranchLinear, MLPAutoencoder, create_model
-
-
-@pytest.mark.parametrize(
-    "shape,branches,feat",
-    [((32, 32, 3), 16, (4, 4, 128)), ((28, 28, 1), 16, (4, 4, 128)), ((8, 8, 1), 8, (1, 1, 128))],
+from corel_jax.models import (
+    BranchAutoencoder,
+    BranchLinear,
+    ConvTranspose2x,
+    MLPAutoencoder,
+    create_model,
 )
-def test_shapes(shape, branches, feat):
-    model = BranchAutoencoder(input_shape=shape, num_branches=branches, rngs=nnx.Rngs(0))
-    x = jnp.asarray(np.random.default_rng(0).uniform(size=(3, *shape)), jnp.float32)
+
+
+def _normal(seed, shape):
+    return jnp.asarray(np.random.default_rng(seed).normal(size=shape), jnp.float32)
+
+
+def _param_count(module):
+    return sum(p.size for p in jax.tree.leaves(nnx.state(module, nnx.Param)))
+
+
+@nnx.jit
+def _forward_all(model, x):
+    """``__call__``, ``encode``, ``decode`` and ``features`` in one compiled call."""
     x_hat, z = model(x)
-    assert x_hat.shape == x.shape
-    assert z.shape == (3, branches * 10)
-    assert model.feature_shape == feat
-    assert model.latent_dim == branches * 10
+    return x_hat, z, model.encode(x), model.decode(z), model.features(x)
 
 
-def test_parameter_count_matches_the_original_model():
-    model = BranchAutoencoder(rngs=nnx.Rngs(0))
-    n = sum(p.size for p in jax.tree.leaves(nnx.state(model, nnx.Param)))
-    convs = (3 * 3 * 3 * 32 + 32) + (3 * 3 * 32 * 64 + 64) + (3 * 3 * 64 * 128 + 128)
-    deconvs = (3 * 3 * 128 * 64 + 64) + (3 * 3 * 64 * 32 + 32) + (3 * 3 * 32 * 3 + 3)
-    linears = (2048 * 160 + 160) + (160 * 2048 + 2048)  # full (masked) kernels, as in the original
-    assert n == convs + deconvs + linears
+@nnx.jit
+def _apply(model, x):
+    return model(x)
 
 
-def test_encoder_branch_reads_only_its_channel_group():
-    model = BranchAutoencoder(rngs=nnx.Rngs(0))
-    feats = jnp.asarray(np.random.default_rng(1).normal(size=(1, 4, 4, 128)), jnp.float32)
-    jac = jax.jacobian(lambda f: model.to_latent(model.flatten(f))[0])(feats)[:, 0]  # (160,4,4,128)
-    jac = np.asarray(jac).reshape(16, 10, 4, 4, 16, 8)  # branch, dim, h, w, group, channel
-    for i in range(16):
-        outside = np.delete(jac[i], i, axis=3)
-        assert np.all(outside == 0.0), f"branch {i} reads channels outside group {i}"
-        assert np.any(jac[i][:, :, :, i] != 0.0)
+def torch_conv_transpose(x, w, b, *, stride=2, padding=1, output_padding=1):
+    """PyTorch's ConvTranspose2d written out in numpy (scatter form).
 
-
-def test_decoder_branch_writes_only_its_channel_group():
-    model = BranchAutoencoder(rngs=nnx.Rngs(0))
-    z = jnp.asarray(np.random.default_rng(2).normal(size=(1, 160)), jnp.float32)
-    base = model.unflatten(model.from_latent(z))
-    for i in (0, 7, 15):
-        dz = jnp.zeros_like(z).at[0, 10 * i : 10 * i + 10].set(1.0)
-        diff = np.asarray(model.unflatten(model.from_latent(z + dz)) - base)[0]  # (4, 4, 128)
-        changed = np.flatnonzero(np.abs(diff).sum(axis=(0, 1)) > 0)
-        np.testing.assert_array_equal(changed // 8, i)
-        assert len(changed) > 0
-
-
-def test_masked_kernel_entries_get_zero_gradient():
-    layer = BranchLinear(12, 6, 3, rngs=nnx.Rngs(0))
-    x = jnp.ones((2, 12))
-    grads = nnx.grad(lambda m: jnp.sum(m(x) ** 2))(layer)
-    g = np.asarray(grads.kernel[...])
-    mask = np.kron(np.eye(3), np.ones((4, 2)))
-    assert np.all(g[mask == 0] == 0) and np.all(g[mask == 1] != 0)
-
-
-def torch_conv_transpose(x, w, b, stride=2, padding=1, output_padding=1):
-    """PyTorch ConvTranspose2d written out: scatter every input pixel times the kernel.
-
-    x: (H, W, Cin); w: (3, 3, Cin, Cout) applied as out[s*i + a - p, s*j + c - p] += x[i, j] @ w[a, c].
+    x: (H, W, Cin); w: (k, k, Cin, Cout);
+    out[s i + a - p, s j + c - p] += x[i, j] @ w[a, c], output size (H-1) s - 2p + k + op.
     """
     h, wd, _ = x.shape
     k = w.shape[0]
@@ -85,92 +62,340 @@ def torch_conv_transpose(x, w, b, stride=2, padding=1, output_padding=1):
     return out + b
 
 
-def test_transposed_conv_has_pytorch_semantics():
-    model = BranchAutoencoder(rngs=nnx.Rngs(0))
-    deconv = model.decoder_convs[0]  # 128 -> 64, 4x4 -> 8x8
-    x = np.random.default_rng(3).normal(size=(1, 4, 4, 128)).astype(np.float32)
-    ours = np.asarray(deconv(jnp.asarray(x)))[0]
-    # flax's ConvTranspose does not flip the kernel; PyTorch's scatter form is
-    # equivalent to a flipped kernel, so compare against the flipped weights.
-    w = np.asarray(deconv.kernel[...])[::-1, ::-1]
-    ref = torch_conv_transpose(x[0], w, np.asarray(deconv.bias[...]))
-    assert ours.shape == ref.shape == (8, 8, 64)
-    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4)
-
-
-def test_encoder_conv_matches_lax_reference():
-    model = BranchAutoencoder(rngs=nnx.Rngs(0))
-    conv = model.encoder_convs[0]
-    x = np.random.default_rng(4).uniform(size=(2, 32, 32, 3)).astype(np.float32)
-    ref = lax.conv_general_dilated(
-        x,
-        np.asarray(conv.kernel[...]),
-        (2, 2),
-        ((1, 1), (1, 1)),
-        dimension_numbers=("NHWC", "HWIO", "NHWC"),
-    ) + np.asarray(conv.bias[...])
-    np.testing.assert_allclose(conv(jnp.asarray(x)), ref, rtol=1e-5, atol=1e-5)
-
-
-def test_mlp_autoencoder_and_factory():
-    m = create_model("mlp", input_shape=(8, 8, 1), num_branches=4, branch_dim=5, rngs=nnx.Rngs(0))
-    assert isinstance(m, MLPAutoencoder)
-    x = jnp.ones((5, 8, 8, 1))
-    x_hat, z = m(x)
-    assert x_hat.shape == x.shape and z.shape == (5, 20)
-    assert isinstance(
-        create_model("branch", input_shape=(8, 8, 1), num_branches=8, rngs=nnx.Rngs(0)),
-        BranchAutoencoder,
+class TestShapes:
+    @pytest.mark.parametrize(
+        "shape,sizes",
+        [
+            ((32, 32, 3), ((32, 32), (16, 16), (8, 8), (4, 4))),
+            ((28, 28, 1), ((28, 28), (14, 14), (7, 7), (4, 4))),
+            ((8, 8, 1), ((8, 8), (4, 4), (2, 2), (1, 1))),
+        ],
     )
+    def test_branch_autoencoder(self, shape, sizes):
+        model = BranchAutoencoder(input_shape=shape, rngs=nnx.Rngs(0))
+        x = jnp.asarray(np.random.default_rng(0).uniform(size=(3, *shape)), jnp.float32)
+        x_hat, z, z2, x_hat2, f = _forward_all(model, x)
+        assert x_hat.shape == x.shape
+        assert z.shape == (3, 160)
+        assert model.spatial_sizes == sizes
+        assert model.feature_shape == (*sizes[-1], 128)
+        assert f.shape == (3, *sizes[-1], 128)
+        assert (model.num_branches, model.branch_dim, model.latent_dim) == (16, 10, 160)
+        assert model.input_shape == shape
+        np.testing.assert_allclose(z2, z, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(x_hat2, x_hat, rtol=1e-6, atol=1e-6)
+
+    def test_configurable_layout(self):
+        # non-square input, one conv: 6 -> 3 -> 6 (output_padding 1), 5 -> 3 -> 5 (0)
+        model = BranchAutoencoder(
+            input_shape=(6, 5, 2), filters=(8,), num_branches=4, branch_dim=3, rngs=nnx.Rngs(0)
+        )
+        x_hat, z = _apply(model, jnp.ones((2, 6, 5, 2)))
+        assert x_hat.shape == (2, 6, 5, 2) and z.shape == (2, 12)
+        assert model.spatial_sizes == ((6, 5), (3, 3))
+        assert model.to_latent.kernel.shape == (8 * 3 * 3, 12)
+
+    def test_mlp_autoencoder(self):
+        model = MLPAutoencoder(
+            input_shape=(8, 8, 1), hidden=(32,), num_branches=4, rngs=nnx.Rngs(0)
+        )
+        x_hat, z = _apply(model, jnp.ones((5, 8, 8, 1)))
+        assert x_hat.shape == (5, 8, 8, 1) and z.shape == (5, 40)
+        vec = MLPAutoencoder(input_shape=(64,), hidden=(), num_branches=4, rngs=nnx.Rngs(0))
+        x_hat, z = _apply(vec, jnp.ones((2, 64)))
+        assert x_hat.shape == (2, 64) and z.shape == (2, 40)
 
 
-def test_jit_and_grad_without_nan():
-    model = BranchAutoencoder(input_shape=(28, 28, 1), rngs=nnx.Rngs(0))
-    x = jnp.asarray(np.random.default_rng(5).uniform(size=(4, 28, 28, 1)), jnp.float32)
+class TestParameterCount:
+    def test_paper_model_matches_the_original(self):
+        # The original PyTorch model; branch linears store the full masked kernel.
+        convs = (3 * 3 * 3 * 32 + 32) + (3 * 3 * 32 * 64 + 64) + (3 * 3 * 64 * 128 + 128)
+        deconvs = (3 * 3 * 128 * 64 + 64) + (3 * 3 * 64 * 32 + 32) + (3 * 3 * 32 * 3 + 3)
+        linears = (2048 * 160 + 160) + (160 * 2048 + 2048)
+        model = BranchAutoencoder(rngs=nnx.Rngs(0))
+        assert _param_count(model) == convs + deconvs + linears == 843_939
+        assert model.to_latent.kernel.shape == (2048, 160)
+        assert model.from_latent.kernel.shape == (160, 2048)
 
-    @nnx.jit
-    def loss(m, x):
-        x_hat, z = m(x)
-        return jnp.mean(jnp.abs(x_hat - x)) + jnp.mean(z**2)
-
-    grads = nnx.grad(loss)(model, x)
-    assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(nnx.state(grads)))
-
-
-@pytest.mark.parametrize(
-    "kwargs,match",
-    [
-        (dict(num_branches=12), "divisible by num_branches"),
-        (dict(input_shape=(32, 32)), r"\(H, W, C\)"),
-        (dict(filters=()), "non-empty"),
-        (dict(branch_dim=0), ">= 1"),
-    ],
-)
-def test_bad_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        BranchAutoencoder(rngs=nnx.Rngs(0), **kwargs)
-    with pytest.raises(ValueError, match="Unknown model"):
-        create_model("resnet", input_shape=(8, 8, 1), rngs=nnx.Rngs(0))
+    def test_mlp(self):
+        model = MLPAutoencoder(
+            input_shape=(8, 8, 1), hidden=(32,), num_branches=4, rngs=nnx.Rngs(0)
+        )
+        expected = (64 * 32 + 32) + (32 * 40 + 40) + (40 * 32 + 32) + (32 * 64 + 64)
+        assert _param_count(model) == expected
 
 
-@pytest.mark.parametrize(
-    "src,dst", [((4, 4), (8, 8)), ((4, 4), (7, 7)), ((7, 7), (14, 14)), ((1, 1), (2, 2))]
-)
-def test_subpixel_transposed_conv_equals_the_dilated_form(src, dst):
-    from corel_jax.models import ConvTranspose2x
+class TestBranchIndependence:
+    def test_encoder_branch_reads_only_its_channel_group(self):
+        model = BranchAutoencoder(rngs=nnx.Rngs(0))
+        feats = _normal(1, (1, 4, 4, 128))
+        jac = jax.jacobian(lambda f: model.to_latent(model.flatten(f))[0])(feats)[:, 0]
+        # (160, h, w, c) -> (branch, dim, h, w, channel group, channel in group)
+        jac = np.asarray(jac).reshape(16, 10, 4, 4, 16, 8)
+        for i in range(16):
+            assert np.all(np.delete(jac[i], i, axis=3) == 0.0), f"branch {i} reads other groups"
+            assert np.all(np.abs(jac[i][:, :, :, i]).sum(axis=0) > 0), f"branch {i} ignores inputs"
 
-    layer = ConvTranspose2x(5, 3, dst, rngs=nnx.Rngs(0))
-    layer.bias[...] = jnp.arange(3.0)
-    x = jnp.asarray(np.random.default_rng(6).normal(size=(2, *src, 5)), jnp.float32)
-    op = tuple(d - (2 * s - 1) for s, d in zip(src, dst, strict=True))
-    ref = lax.conv_general_dilated(
-        x,
-        layer.kernel[...],
-        (1, 1),
-        ((1, 1 + op[0]), (1, 1 + op[1])),
-        lhs_dilation=(2, 2),
-        dimension_numbers=("NHWC", "HWIO", "NHWC"),
-    ) + jnp.arange(3.0)
-    out = layer(x)
-    assert out.shape == ref.shape == (2, *dst, 3)
-    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+    def test_encoder_branch_through_the_whole_encoder(self):
+        # Perturbing channel group j of the last feature map changes only branch j.
+        model = BranchAutoencoder(input_shape=(8, 8, 1), rngs=nnx.Rngs(0))
+        f = _normal(2, (2, 1, 1, 128))
+        base = model.to_latent(model.flatten(f))
+        for j in (0, 5, 15):
+            df = jnp.zeros_like(f).at[..., 8 * j : 8 * j + 8].set(1.0)
+            diff = np.abs(np.asarray(model.to_latent(model.flatten(f + df)) - base))
+            changed = np.flatnonzero(diff.sum(axis=0) > 0)
+            np.testing.assert_array_equal(changed, np.arange(10 * j, 10 * j + 10))
+
+    def test_decoder_branch_writes_only_its_channel_group(self):
+        model = BranchAutoencoder(rngs=nnx.Rngs(0))
+        z = _normal(3, (1, 160))
+        base = model.unflatten(model.from_latent(z))
+        for i in range(16):
+            dz = jnp.zeros_like(z).at[0, 10 * i : 10 * i + 10].set(1.0)
+            diff = np.abs(np.asarray(model.unflatten(model.from_latent(z + dz)) - base))[0]
+            changed = np.flatnonzero(diff.sum(axis=(0, 1)) > 0)  # channels, (4, 4, 128)
+            np.testing.assert_array_equal(changed, np.arange(8 * i, 8 * i + 8))
+            assert np.all(diff[..., 8 * i : 8 * i + 8] > 0)  # every position of the group
+
+    def test_mlp_branches(self):
+        model = MLPAutoencoder(
+            input_shape=(8, 8, 1), hidden=(32,), num_branches=4, rngs=nnx.Rngs(0)
+        )
+        jac = np.asarray(jax.jacobian(model.to_latent)(_normal(4, (32,))))  # (40, 32)
+        block = np.kron(np.eye(4), np.ones((10, 8)))
+        assert np.all(jac[block == 0] == 0) and np.all(jac[block == 1] != 0)
+
+    def test_masked_kernel_entries_get_zero_gradient_and_are_irrelevant(self):
+        layer = BranchLinear(12, 6, num_branches=3, rngs=nnx.Rngs(0))
+        x = _normal(5, (2, 12))
+        mask = np.kron(np.eye(3), np.ones((4, 2)))
+        np.testing.assert_array_equal(layer.mask, mask)
+        grads = nnx.grad(lambda m: jnp.sum(m(x) ** 2))(layer)
+        g = np.asarray(grads.kernel[...])
+        assert np.all(g[mask == 0] == 0) and np.all(g[mask == 1] != 0)
+        # reference: dense layer with the kernel zeroed off the blocks
+        ref = np.asarray(x) @ (np.asarray(layer.kernel[...]) * mask) + np.asarray(layer.bias[...])
+        np.testing.assert_allclose(layer(x), ref, rtol=1e-5, atol=1e-5)
+        before = np.asarray(layer(x))
+        layer.kernel[...] = layer.kernel[...] + jnp.asarray(100.0 * (1 - mask), jnp.float32)
+        np.testing.assert_array_equal(layer(x), before)
+
+
+class TestConvSemantics:
+    @pytest.mark.parametrize("src,dst", [((4, 4), (8, 8)), ((4, 4), (7, 7)), ((3, 2), (5, 4))])
+    def test_transposed_conv_equals_pytorch_scatter_definition(self, src, dst):
+        layer = ConvTranspose2x(6, 4, dst, rngs=nnx.Rngs(0))
+        layer.bias[...] = _normal(6, (4,))
+        x = np.asarray(_normal(7, (1, *src, 6)))
+        ours = np.asarray(layer(jnp.asarray(x)))[0]
+        # PyTorch scatters with the kernel, flax correlates: compare with the flipped kernel.
+        w = np.asarray(layer.kernel[...])[::-1, ::-1]
+        op = tuple(d - (2 * s - 1) for s, d in zip(src, dst, strict=True))
+        full = torch_conv_transpose(x[0], w, np.asarray(layer.bias[...]), output_padding=1)
+        ref = full[: dst[0], : dst[1]]  # output_padding 0 = the first 2s - 1 rows of op = 1
+        if op == (0, 0):
+            np.testing.assert_array_equal(
+                ref, torch_conv_transpose(x[0], w, np.asarray(layer.bias[...]), output_padding=0)
+            )
+        assert ours.shape == ref.shape == (*dst, 4)
+        np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4)
+
+    @pytest.mark.parametrize(
+        "src,dst", [((4, 4), (8, 8)), ((4, 4), (7, 7)), ((7, 7), (14, 14)), ((1, 1), (2, 2))]
+    )
+    def test_subpixel_form_equals_the_dilated_form(self, src, dst):
+        layer = ConvTranspose2x(5, 3, dst, rngs=nnx.Rngs(0))
+        layer.bias[...] = jnp.arange(3.0)
+        x = _normal(8, (2, *src, 5))
+        op = tuple(d - (2 * s - 1) for s, d in zip(src, dst, strict=True))
+        ref = lax.conv_general_dilated(
+            x,
+            layer.kernel[...],
+            window_strides=(1, 1),
+            padding=((1, 1 + op[0]), (1, 1 + op[1])),  # (k - 1 - p, k - 1 - p + op)
+            lhs_dilation=(2, 2),
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        ) + jnp.arange(3.0)
+        out = jax.jit(lambda m, x: m(x))(layer, x)
+        assert out.shape == ref.shape == (2, *dst, 3)
+        np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+
+    def test_equals_flax_conv_transpose_with_the_documented_padding(self):
+        ours = ConvTranspose2x(8, 4, (8, 8), rngs=nnx.Rngs(0))
+        flax_layer = nnx.ConvTranspose(
+            8, 4, (3, 3), strides=(2, 2), padding=((1, 2), (1, 2)), rngs=nnx.Rngs(1)
+        )
+        flax_layer.kernel[...] = ours.kernel[...]
+        ours.bias[...] = _normal(9, (4,))
+        flax_layer.bias[...] = ours.bias[...]
+        x = _normal(10, (2, 4, 4, 8))
+        np.testing.assert_allclose(ours(x), flax_layer(x), rtol=1e-5, atol=1e-5)
+
+    def test_gradients_equal_the_dilated_form(self):
+        layer = ConvTranspose2x(3, 2, (7, 8), rngs=nnx.Rngs(0))
+        x = _normal(11, (2, 4, 4, 3))
+        t = _normal(12, (2, 7, 8, 2))
+
+        def ref_fn(w, x):
+            y = lax.conv_general_dilated(
+                x, w, (1, 1), ((1, 1), (1, 2)), lhs_dilation=(2, 2),
+                dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            )  # fmt: skip
+            return jnp.sum((y - t) ** 2)
+
+        def our_fn(m, x):
+            return jnp.sum((m(x) - t) ** 2)
+
+        g_ref = jax.grad(ref_fn, argnums=(0, 1))(layer.kernel[...], x)
+        g_layer, g_x = nnx.grad(our_fn, argnums=(0, 1))(layer, x)
+        np.testing.assert_allclose(g_layer.kernel[...], g_ref[0], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(g_x, g_ref[1], rtol=1e-4, atol=1e-4)
+
+    def test_encoder_conv_matches_lax_reference(self):
+        model = BranchAutoencoder(rngs=nnx.Rngs(0))
+        conv = model.encoder_convs[0]
+        x = np.random.default_rng(13).uniform(size=(2, 32, 32, 3)).astype(np.float32)
+        ref = lax.conv_general_dilated(
+            x,
+            np.asarray(conv.kernel[...]),
+            (2, 2),
+            ((1, 1), (1, 1)),
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        ) + np.asarray(conv.bias[...])
+        np.testing.assert_allclose(conv(jnp.asarray(x)), ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.fixture
+def torch_single_thread():
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield torch
+    torch.set_num_threads(threads)
+
+
+def _torch_reference_model(torch, model):
+    """The original COREL autoencoder in PyTorch, with ``model``'s weights copied in."""
+    nn = torch.nn
+
+    def t(a):
+        return torch.from_numpy(np.ascontiguousarray(np.asarray(a), dtype=np.float64))
+
+    enc = []
+    for conv in model.encoder_convs:
+        c = nn.Conv2d(conv.in_features, conv.out_features, 3, stride=2, padding=1).double()
+        c.weight.data = t(np.asarray(conv.kernel[...]).transpose(3, 2, 0, 1))  # OIHW
+        c.bias.data = t(conv.bias[...])
+        enc += [c, nn.LeakyReLU(0.01)]
+    to_latent = nn.Linear(*model.to_latent.kernel.shape).double()
+    to_latent.weight.data = t((model.to_latent.kernel[...] * model.to_latent.mask).T)
+    to_latent.bias.data = t(model.to_latent.bias[...])
+    from_latent = nn.Linear(*model.from_latent.kernel.shape).double()
+    from_latent.weight.data = t((model.from_latent.kernel[...] * model.from_latent.mask).T)
+    from_latent.bias.data = t(model.from_latent.bias[...])
+    dec = []
+    sizes = model.spatial_sizes[::-1]
+    for layer, deconv in enumerate(model.decoder_convs):
+        cin, cout = deconv.kernel.shape[2:]
+        s, target = sizes[layer], sizes[layer + 1]
+        op = tuple(o - (2 * i - 1) for i, o in zip(s, target, strict=True))
+        d = nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=op).double()
+        # PyTorch weight (Cin, Cout, kh, kw), scattered: the flax kernel flipped.
+        d.weight.data = t(np.asarray(deconv.kernel[...])[::-1, ::-1].transpose(2, 3, 0, 1))
+        d.bias.data = t(deconv.bias[...])
+        dec += [d, nn.ReLU()]
+    h, w, c = model.feature_shape
+    encoder = nn.Sequential(*enc, nn.Flatten(), to_latent)  # NCHW flatten, as the original
+    decoder = nn.Sequential(from_latent, nn.Unflatten(1, (c, h, w)), *dec[:-1])
+    return encoder, decoder
+
+
+@pytest.mark.parametrize("shape", [(32, 32, 3), (28, 28, 1)])
+def test_whole_model_equals_the_original_pytorch_model(torch_single_thread, shape):
+    torch = torch_single_thread
+    model = BranchAutoencoder(input_shape=shape, rngs=nnx.Rngs(0))
+    # Nonzero biases, so that their placement is checked too.
+    for i, layer in enumerate([*model.encoder_convs, *model.decoder_convs]):
+        layer.bias[...] = 0.1 * _normal(20 + i, layer.bias.shape)
+    for i, layer in enumerate([model.to_latent, model.from_latent]):
+        layer.bias[...] = 0.1 * _normal(30 + i, layer.bias.shape)
+    x = np.random.default_rng(14).uniform(size=(2, *shape)).astype(np.float32)
+    x_hat, z = _apply(model, jnp.asarray(x))
+    encoder, decoder = _torch_reference_model(torch, model)
+    with torch.no_grad():
+        z_ref = encoder(torch.from_numpy(x.transpose(0, 3, 1, 2)).double())
+        x_ref = decoder(torch.from_numpy(np.array(z)).double()).numpy().transpose(0, 2, 3, 1)
+    np.testing.assert_allclose(z, z_ref.numpy(), rtol=1e-4, atol=1e-4)
+    assert x_ref.shape == x.shape
+    np.testing.assert_allclose(x_hat, x_ref, rtol=1e-4, atol=1e-4)
+
+
+class TestTrainingFreeSanity:
+    @pytest.mark.parametrize("name,shape", [("branch", (28, 28, 1)), ("mlp", (8, 8, 1))])
+    def test_jit_and_grad_through_encode_decode(self, name, shape):
+        model = create_model(
+            name, input_shape=shape, hidden=(32,), num_branches=16, rngs=nnx.Rngs(0)
+        )
+        assert isinstance(model, {"branch": BranchAutoencoder, "mlp": MLPAutoencoder}[name])
+        x = jnp.asarray(np.random.default_rng(15).uniform(size=(4, *shape)), jnp.float32)
+
+        @nnx.jit
+        def loss_and_grad(m, x):
+            def loss(m):
+                z = m.encode(x)
+                return jnp.mean(jnp.abs(m.decode(z) - x)) + jnp.mean(z**2)
+
+            return nnx.value_and_grad(loss)(m)
+
+        value, grads = loss_and_grad(model, x)
+        assert np.isfinite(value)
+        leaves = jax.tree.leaves(nnx.state(grads))
+        assert len(leaves) == len(jax.tree.leaves(nnx.state(model, nnx.Param)))
+        assert all(np.all(np.isfinite(g)) for g in leaves)
+        assert all(np.any(g != 0) for g in leaves)  # every parameter is used
+
+
+class TestBadArguments:
+    @pytest.mark.parametrize(
+        "kwargs,error,match",
+        [
+            (dict(num_branches=12), ValueError, r"filters\[-1\]=128 .* divisible"),
+            (dict(input_shape=(32, 32)), ValueError, r"input_shape must be \(H, W, C\)"),
+            (dict(input_shape=(32, 0, 3)), ValueError, r"input_shape\[1\] must be >= 1"),
+            (dict(filters=()), ValueError, "filters must be non-empty"),
+            (dict(branch_dim=0), ValueError, "branch_dim must be >= 1"),
+            (dict(branch_dim=2.5), TypeError, "branch_dim must be an int"),
+            (dict(num_branches=True), TypeError, "num_branches must be an int"),
+            (dict(filters="32"), TypeError, "filters must be a sequence"),
+            (dict(rngs=0), TypeError, "rngs must be an nnx.Rngs"),
+        ],
+    )
+    def test_branch_autoencoder(self, kwargs, error, match):
+        kwargs = {"rngs": nnx.Rngs(0), **kwargs}
+        with pytest.raises(error, match=match):
+            BranchAutoencoder(**kwargs)
+
+    def test_mlp_and_factory(self):
+        with pytest.raises(ValueError, match=r"hidden\[-1\]=100 must be divisible"):
+            MLPAutoencoder(input_shape=(8, 8, 1), hidden=(100,), rngs=nnx.Rngs(0))
+        with pytest.raises(ValueError, match="flattened input size=63"):
+            MLPAutoencoder(input_shape=(63,), hidden=(), num_branches=4, rngs=nnx.Rngs(0))
+        with pytest.raises(ValueError, match="Unknown model name 'resnet'"):
+            create_model("resnet", input_shape=(8, 8, 1), rngs=nnx.Rngs(0))
+        with pytest.raises(TypeError, match="name must be a str"):
+            create_model(None, input_shape=(8, 8, 1), rngs=nnx.Rngs(0))
+        with pytest.raises(ValueError, match="out_features=10 is not divisible"):
+            BranchLinear(8, 10, num_branches=4, rngs=nnx.Rngs(0))
+
+    def test_wrong_input_shapes(self):
+        model = BranchAutoencoder(input_shape=(8, 8, 1), rngs=nnx.Rngs(0))
+        with pytest.raises(ValueError, match=r"x must have shape \(B, 8, 8, 1\)"):
+            model.encode(jnp.ones((2, 8, 8, 3)))
+        with pytest.raises(ValueError, match=r"x must have shape \(B, 8, 8, 1\)"):
+            model(jnp.ones((8, 8, 1)))
+        with pytest.raises(ValueError, match=r"z must have shape \(B, 160\)"):
+            model.decode(jnp.ones((2, 80)))
+        mlp = MLPAutoencoder(input_shape=(64,), hidden=(), num_branches=4, rngs=nnx.Rngs(0))
+        with pytest.raises(ValueError, match=r"x must have shape \(B, 64\)"):
+            mlp.encode(jnp.ones((2, 8, 8)))
