@@ -205,7 +205,7 @@ def run_cli(args: argparse.Namespace) -> int:
         baseline_codes=codes["lambda0"],
     )
     try:
-        result = oneclass.evaluate_oneclass(
+        result = oneclass.evaluate_methods(
             methods, train.labels, test.labels, n=args.n, runs=args.runs, seed=args.seed,
             class_names=train.class_names,
         )  # fmt: skip

@@ -1,51 +1,80 @@
-"""Data-parallel training of COREL autoencoders with optax, orbax checkpoints and resume.
+"""Data-parallel training of COREL autoencoders with optax, orbax checkpoints and exact resume.
 
 The loss of a mini-batch ``x`` of ``B`` examples (REFERENCE.md §2-3) is
 
-    Rec(x, x_hat) + lam * L_eta(z),    z = encode(x),
+.. math::
+  \\mathrm{Rec}(x, \\hat x) + \\lambda \\, L_\\eta(z), \\qquad z = f(x),
 
-with the paper's l1 reconstruction loss and connectivity loss. Defaults are the
-paper's: lam = 20, eta = 2, B = 100, Adam with lr 1e-3, shuffled every epoch,
-last incomplete batch dropped.
+with the paper's l1 reconstruction loss
+(:func:`corel_jax.loss.reconstruction_loss`) and connectivity loss
+(:func:`corel_jax.loss.connectivity_loss`). The defaults are the paper's:
+``lam = 20``, ``eta = 2``, ``B = 100``, Adam with a constant learning rate of
+1e-3, shuffled every epoch, last incomplete batch dropped, 50 epochs.
 
 Design:
 
-* The whole training set lives on every device as uint8 and is scaled to
-  [0, 1] inside the jitted step; each dispatch runs a ``lax.scan`` over a
-  chunk of steps, so the host only sends the chunk's batch indices and reads
-  back the chunk's metrics.
+* The whole training set is put on every device once, as uint8, and scaled to
+  [0, 1] inside the jitted step. One dispatch runs a ``lax.scan`` over a chunk
+  of ``steps_per_dispatch`` steps: the host sends the chunk's batch indices
+  (the epoch's permutation is gathered on device) and reads back the chunk's
+  metrics once, so there is no host round trip per step.
+* The step is a pure function of a :class:`TrainState` (``nnx.split`` of the
+  model: the graph definition is static, the parameters are a pytree;
+  ``nnx.merge`` inside the loss), so ``jit``, ``pmap`` and ``scan`` handle it.
 * Data parallel with ``jax.pmap(axis_name="batch")`` over all local devices:
   each device computes the loss on its OWN batch of ``B`` examples (the
   connectivity loss is defined per batch, so ``B`` stays 100 per device) and
-  gradients are averaged with ``lax.pmean``. The global batch is ``B x
-  devices``. One device is the same code with a device axis of size 1.
-* Multi-host: start every host with ``--distributed`` (it calls
-  ``jax.distributed.initialize``; on Cloud TPU and SLURM the arguments are
-  auto-detected, elsewhere pass ``--coordinator-address host:port
-  --num-processes P --process-id i``, or set them in the environment). Each
-  host reads a contiguous ``1/P`` shard of the training set and pmap spans all
-  devices of all hosts::
+  the gradients are averaged with ``lax.pmean``. The global batch is
+  ``B x devices``; one device is the same code with a device axis of size 1.
+* Multi-host: start the same command on every host with ``--distributed``,
+  which calls ``jax.distributed.initialize``. On Cloud TPU, SLURM and Open MPI
+  its arguments are detected automatically; elsewhere pass them (or set the
+  environment variables ``JAX_COORDINATOR_ADDRESS``, ``JAX_NUM_PROCESSES``,
+  ``JAX_PROCESS_ID``)::
 
-      # on host i of P:
-      corel-jax train --dataset cifar100 --workdir gs://bucket/run --distributed \\
+      # on host i of P (host 0 listens on 10.0.0.1:1234):
+      corel-jax train --dataset cifar100 --workdir /shared/run --distributed \\
           --coordinator-address 10.0.0.1:1234 --num-processes P --process-id i
 
+  Every host reads its own contiguous ``1/P`` shard of the training set
+  (``jax.process_index()``), pmap spans the devices of all hosts, and only
+  host 0 writes ``config.json``, ``metrics.jsonl`` and ``summary.json``; the
+  work directory must be on a file system all hosts see (orbax coordinates
+  the checkpoint writes).
 * Checkpoints (orbax ``CheckpointManager``) every ``checkpoint_every`` steps
-  and at the end hold the parameters, the optimizer state, the step and the
-  PRNG key; the config is saved as ``config.json``. Orbax writes a checkpoint
-  into a temporary folder and renames it when complete, so a killed run never
-  leaves a half-written checkpoint behind; ``resume=True`` continues from the
-  latest complete one and ends with the same parameters as an uninterrupted
-  run (the epoch permutations are functions of the seed and the epoch, and
-  chunk boundaries are functions of the absolute step).
-* Progress: a tqdm bar (step, loss terms, examples/s) on a terminal, plain log
-  lines otherwise; metrics as JSON lines in ``WORKDIR/metrics.jsonl``.
+  and at the end hold the parameters, the optimizer state, the step, the
+  PRNG key of the data order, and the config with the input shape. Orbax
+  writes a checkpoint into ``STEP.orbax-checkpoint-tmp-*`` and renames it
+  when complete, so a killed run never leaves a half-written checkpoint that
+  a resume would read. ``resume=True`` (``--resume``) continues from the
+  latest complete checkpoint and ends with the same parameters as an
+  uninterrupted run: the permutation of an epoch is a function of the seed
+  and the epoch only, and chunk boundaries are functions of the absolute step.
+  CPU runs are bitwise reproducible; on a GPU, reductions run in varying
+  orders unless XLA's deterministic ops are on
+  (``XLA_FLAGS=--xla_gpu_deterministic_ops=true``), without which the same
+  seed, or a resumed run, agrees with another run only approximately.
+* Progress: a tqdm bar (step, loss terms, examples/s) when stdout is a
+  terminal, plain log lines otherwise; the metrics, averaged over
+  ``log_every`` steps, as JSON lines in ``WORKDIR/metrics.jsonl``.
+
+Examples:
+  >>> from corel_jax.train import TrainConfig, train_and_evaluate, load_backbone, encode
+  >>> config = TrainConfig(dataset="digits", num_branches=8, epochs=2)  # doctest: +SKIP
+  >>> summary = train_and_evaluate(config, "/tmp/run")  # doctest: +SKIP
+  >>> model, config = load_backbone("/tmp/run")  # doctest: +SKIP
+  >>> codes = encode(model, images_uint8)  # (N, 80) float32  # doctest: +SKIP
+
+References:
+  Hofer, Kwitt, Dixit, Niethammer. Connectivity-Optimized Representation
+  Learning via Persistent Homology. ICML 2019.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -67,15 +96,24 @@ from corel_jax import models
 __all__ = [
     "TrainConfig",
     "TrainState",
+    "add_cli_arguments",
+    "config_from_args",
     "create_train_state",
     "encode",
+    "epoch_permutation",
+    "evaluate",
     "load_backbone",
     "make_loss_fn",
+    "run_cli",
     "train_and_evaluate",
     "train_step",
 ]
 
 PyTree = Any
+
+# Checkpoint format: items "state" (StandardSave) and "meta" (JSON: config,
+# input shape). Runs written before the "meta" item have a single "default" item.
+_FORMAT = 2
 
 
 # --------------------------------------------------------------------- config
@@ -83,50 +121,68 @@ PyTree = Any
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """One flat training config; every field has the paper's default where it has one."""
+    """One flat training config; every field has the paper's value as default where it has one.
+
+    Validated on construction: a field of the wrong type or range raises
+    ``ValueError`` naming it (``TrainConfig.<field>``), before any work starts.
+    ``to_dict``/``from_dict`` convert to and from JSON-compatible dicts.
+    """
 
     # Data.
-    dataset: str = "digits"  # see corel_jax.data.DATASETS
-    data_dir: str | None = None  # tfds data dir / IDX folder
-    max_examples: int | None = None  # use only the first N training examples (smoke runs)
+    dataset: str = "digits"  # a name of corel_jax.data.DATASETS
+    data_dir: str | None = None  # tfds data dir or IDX folder (None: the defaults)
+    max_examples: int | None = None  # train on the first N examples only (smoke runs)
     # Model (REFERENCE.md §3).
-    model: str = "branch"  # "branch" (the paper's conv AE) or "mlp"
-    filters: tuple[int, ...] = (32, 64, 128)
-    hidden: tuple[int, ...] = (256, 128)  # "mlp" only
-    num_branches: int = 16
-    branch_dim: int = 10
+    model: str = "branch"  # "branch" (the paper's conv autoencoder) or "mlp"
+    filters: tuple[int, ...] = (32, 64, 128)  # conv channels of "branch"
+    hidden: tuple[int, ...] = (256, 128)  # hidden widths of "mlp"
+    num_branches: int = 16  # latent branches
+    branch_dim: int = 10  # dims per branch (latent dim = num_branches x branch_dim)
     # Loss (REFERENCE.md §2).
-    lam: float = 20.0  # weight of the connectivity loss
-    eta: float = 2.0  # target scale of the death times
-    metric: str = "l1"  # latent metric of the persistence
+    lam: float = 20.0  # lambda, the weight of the connectivity loss (0: plain autoencoder)
+    eta: float = 2.0  # the target scale of the death times
+    metric: str = "l1"  # latent metric of the persistence (paper: l1)
     # Optimisation.
-    batch_size: int = 100  # per device: the connectivity loss is per batch
-    learning_rate: float = 1e-3
+    batch_size: int = 100  # PER DEVICE: the connectivity loss is defined per batch
+    learning_rate: float = 1e-3  # Adam, constant
     epochs: int = 50
-    seed: int = 0
+    seed: int = 0  # initialisation and data order
     # Engineering.
-    devices: int | None = None  # use the first N local devices (default: all)
-    steps_per_dispatch: int = 10  # steps per jitted lax.scan chunk (unrolled on CPU)
-    checkpoint_every: int = 1000  # steps; also at the end
-    keep_checkpoints: int = 2
+    devices: int | None = None  # use the first N local devices (None: all; multi-host: all)
+    steps_per_dispatch: int = 10  # steps per jitted lax.scan chunk
+    checkpoint_every: int = 1000  # steps; a checkpoint is also written at the end
+    keep_checkpoints: int = 2  # the newest N checkpoints are kept
+    log_every: int = 100  # steps per metrics.jsonl row / log line (rounded up to chunks)
 
     def __post_init__(self):
         _validate(self)
 
     def to_dict(self) -> dict:
+        """A JSON-compatible dict of all fields."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
+        """The config of a dict from :meth:`to_dict` (lists become tuples); validates it."""
+        if not isinstance(d, dict):
+            raise TypeError(f"d must be a dict; got {type(d).__name__}.")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"Unknown TrainConfig fields: {sorted(unknown)}.")
         d = dict(d)
         for key in ("filters", "hidden"):
-            if key in d and d[key] is not None:
+            if isinstance(d.get(key), list):
                 d[key] = tuple(d[key])
         return cls(**d)
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int | np.integer) and not isinstance(v, bool)
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
 
 
 def _validate(c: TrainConfig) -> None:
@@ -134,54 +190,52 @@ def _validate(c: TrainConfig) -> None:
     from corel_jax.data import DATASETS
     from corel_jax.persistence import _parse_metric
 
-    def need(ok: bool, field: str, what: str):
+    def need(ok: bool, field: str, what: str) -> None:
         if not ok:
             raise ValueError(f"TrainConfig.{field} must be {what}; got {getattr(c, field)!r}.")
 
-    is_int = lambda v: isinstance(v, int | np.integer) and not isinstance(v, bool)
-    is_num = lambda v: (
-        isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
-    )
-    need(c.dataset in DATASETS, "dataset", f"one of {DATASETS}")
-    need(c.data_dir is None or isinstance(c.data_dir, str), "data_dir", "a path or None")
+    need(isinstance(c.dataset, str) and c.dataset in DATASETS, "dataset", f"one of {DATASETS}")
+    need(c.data_dir is None or isinstance(c.data_dir, str), "data_dir", "a path (str) or None")
     need(
-        c.max_examples is None or (is_int(c.max_examples) and c.max_examples > 0),
+        c.max_examples is None or (_is_int(c.max_examples) and c.max_examples > 0),
         "max_examples",
         "a positive int or None",
     )
-    need(c.model in models.MODELS, "model", f"one of {models.MODELS}")
+    need(isinstance(c.model, str) and c.model in models.MODELS, "model", f"one of {models.MODELS}")
     for field in ("filters", "hidden"):
         v = getattr(c, field)
         need(
-            isinstance(v, tuple | list) and len(v) > 0 and all(is_int(f) and f > 0 for f in v),
+            isinstance(v, tuple) and len(v) > 0 and all(_is_int(f) and f > 0 for f in v),
             field,
-            "a non-empty sequence of positive ints",
+            "a non-empty tuple of positive ints",
         )
     for field in ("num_branches", "branch_dim", "batch_size", "epochs"):
-        need(is_int(getattr(c, field)) and getattr(c, field) > 0, field, "a positive int")
+        need(_is_int(getattr(c, field)) and getattr(c, field) > 0, field, "a positive int")
     need(c.batch_size >= 2, "batch_size", "at least 2 (persistence needs two points)")
-    need(is_num(c.lam) and c.lam >= 0 and math.isfinite(c.lam), "lam", "a finite number >= 0")
-    need(is_num(c.eta) and c.eta > 0 and math.isfinite(c.eta), "eta", "a finite number > 0")
+    need(_is_number(c.lam) and math.isfinite(c.lam) and c.lam >= 0, "lam", "a finite number >= 0")
+    need(_is_number(c.eta) and math.isfinite(c.eta) and c.eta > 0, "eta", "a finite number > 0")
     try:
         _parse_metric(c.metric)
-        ok = c.metric != "precomputed"
-    except ValueError:
+        ok = c.metric != "precomputed" and isinstance(c.metric, str | tuple)
+    except (ValueError, TypeError):
         ok = False
-    need(ok, "metric", "a point-cloud metric of corel_jax.persistence (e.g. 'l1')")
-    need(is_num(c.learning_rate) and c.learning_rate > 0, "learning_rate", "a number > 0")
-    need(is_int(c.seed) and c.seed >= 0, "seed", "an int >= 0")
+    need(ok, "metric", "a point-cloud metric of corel_jax.persistence ('l1', 'l2', 'linf', ...)")
     need(
-        c.devices is None or (is_int(c.devices) and 0 < c.devices <= jax.local_device_count()),
-        "devices",
-        f"None or an int in [1, {jax.local_device_count()}] (local devices)",
+        _is_number(c.learning_rate) and math.isfinite(c.learning_rate) and c.learning_rate > 0,
+        "learning_rate",
+        "a finite number > 0",
     )
-    for field in ("steps_per_dispatch", "checkpoint_every", "keep_checkpoints"):
-        need(is_int(getattr(c, field)) and getattr(c, field) > 0, field, "a positive int")
+    need(_is_int(c.seed) and 0 <= c.seed < 2**63, "seed", "an int in [0, 2**63)")
+    if c.devices is not None:  # (None does not touch the backend: see jax.distributed)
+        n = jax.local_device_count()
+        need(_is_int(c.devices) and 0 < c.devices <= n, "devices", f"None or an int in [1, {n}]")
+    for field in ("steps_per_dispatch", "checkpoint_every", "keep_checkpoints", "log_every"):
+        need(_is_int(getattr(c, field)) and getattr(c, field) > 0, field, "a positive int")
     if c.model == "branch":
         need(
             c.filters[-1] % c.num_branches == 0,
             "num_branches",
-            f"a divisor of the last conv's channels ({c.filters[-1]})",
+            f"a divisor of the last conv layer's channels (filters[-1] = {c.filters[-1]})",
         )
 
 
@@ -190,30 +244,37 @@ def _validate(c: TrainConfig) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class TrainState:
-    """Everything that changes during training (a pytree), plus static parts.
+    """Everything a training step reads and writes; a pytree.
 
-    ``params`` is the model's ``nnx.Param`` state, ``opt_state`` optax's state,
-    ``step`` an int32 scalar, ``key`` the base PRNG key data (uint32).
+    Data fields (leaves): ``params``, the model's ``nnx.Param`` state;
+    ``opt_state``, optax's Adam state; ``step``, an int32 scalar;
+    ``key``, the uint32 key data of the data-order PRNG key.
+    Static fields: ``graphdef`` (``nnx.split``'s graph definition) and ``config``.
     """
 
     params: PyTree
     opt_state: PyTree
     step: jax.Array
     key: jax.Array
+    graphdef: nnx.GraphDef
+    config: TrainConfig
 
-    def as_dict(self) -> dict:
+    def arrays(self) -> dict:
+        """The data fields as a dict (what a checkpoint stores)."""
         return dict(params=self.params, opt_state=self.opt_state, step=self.step, key=self.key)
 
 
 jax.tree_util.register_dataclass(
-    TrainState, data_fields=["params", "opt_state", "step", "key"], meta_fields=[]
+    TrainState,
+    data_fields=["params", "opt_state", "step", "key"],
+    meta_fields=["graphdef", "config"],
 )
 
 
-def make_model(config: TrainConfig, input_shape: Sequence[int], seed: int) -> nnx.Module:
+def _make_model(config: TrainConfig, input_shape: Sequence[int], seed: int) -> nnx.Module:
     return models.create_model(
         config.model,
-        input_shape=tuple(input_shape),
+        input_shape=tuple(int(s) for s in input_shape),
         num_branches=config.num_branches,
         branch_dim=config.branch_dim,
         filters=config.filters,
@@ -222,41 +283,53 @@ def make_model(config: TrainConfig, input_shape: Sequence[int], seed: int) -> nn
     )
 
 
-def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
+def _optimizer(config: TrainConfig) -> optax.GradientTransformation:
     return optax.adam(config.learning_rate)
 
 
 def create_train_state(
     config: TrainConfig, input_shape: Sequence[int], key: jax.Array
 ) -> tuple[nnx.GraphDef, TrainState]:
-    """Builds the model and its optimizer state.
+    """Builds the model, its optimizer state and the data-order key.
 
     Args:
       config: the training config.
-      input_shape: ``(H, W, C)``.
-      key: a PRNG key; split into the init key and the data-order key.
+      input_shape: the shape of one image, ``(H, W, C)``.
+      key: a PRNG key, split into the initialisation key and the data-order key.
 
     Returns:
-      ``(graphdef, state)``: the static model structure and the train state.
+      ``(graphdef, state)``: the model's static structure (also
+      ``state.graphdef``) and the initial :class:`TrainState` (step 0).
+      ``nnx.merge(graphdef, state.params)`` is the model.
     """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig; got {type(config).__name__}.")
     init_key, data_key = jax.random.split(key)
     seed = int(jax.random.randint(init_key, (), 0, 2**31 - 1))
-    graphdef, params = nnx.split(make_model(config, input_shape, seed), nnx.Param)
-    opt_state = make_optimizer(config).init(params)
+    graphdef, params = nnx.split(_make_model(config, input_shape, seed), nnx.Param)
     state = TrainState(
         params=params,
-        opt_state=opt_state,
+        opt_state=_optimizer(config).init(params),
         step=jnp.zeros((), jnp.int32),
         key=jax.random.key_data(data_key),
+        graphdef=graphdef,
+        config=config,
     )
     return graphdef, state
 
 
-# ----------------------------------------------------------------- the step
+# ------------------------------------------------------------------ the step
 
 
 def make_loss_fn(graphdef: nnx.GraphDef, config: TrainConfig) -> Callable:
-    """``loss_fn(params, x) -> (loss, metrics)`` for float images ``x`` in [0, 1]."""
+    """The training loss as a pure function of the parameters.
+
+    Returns:
+      ``loss_fn(params, x) -> (loss, metrics)`` for float32 images ``x`` of
+      shape ``(B, H, W, C)`` in [0, 1]; ``metrics`` holds ``rec`` and
+      ``loss = rec + lam * conn``, and ``conn`` when ``lam > 0`` (with
+      ``lam == 0`` the persistence is not computed at all).
+    """
 
     def loss_fn(params, x):
         model = nnx.merge(graphdef, params)
@@ -277,41 +350,58 @@ def make_loss_fn(graphdef: nnx.GraphDef, config: TrainConfig) -> Callable:
 
 
 def train_step(
-    graphdef: nnx.GraphDef,
-    config: TrainConfig,
-    state: TrainState,
-    batch: jax.Array,
-    *,
-    axis_name: str | None = None,
+    state: TrainState, batch: jax.Array, *, axis_name: str | None = None
 ) -> tuple[TrainState, dict]:
-    """One optimisation step on a batch of uint8 images ``(B, H, W, C)``.
+    """One Adam step on a batch of uint8 images.
 
-    With ``axis_name`` (inside pmap), gradients and metrics are averaged over
-    the devices of that axis.
+    Args:
+      state: the train state.
+      batch: ``(B, H, W, C)`` uint8 images (scaled to [0, 1] here).
+      axis_name: inside ``pmap``, the device axis: the gradients and metrics
+        are averaged over it (``lax.pmean``).
+
+    Returns:
+      ``(new_state, metrics)``: scalars ``rec``, ``loss`` and (``lam > 0``) ``conn``.
     """
     x = batch.astype(jnp.float32) / 255.0
-    grads, metrics = jax.grad(make_loss_fn(graphdef, config), has_aux=True)(state.params, x)
+    loss_fn = make_loss_fn(state.graphdef, state.config)
+    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, x)
     if axis_name is not None:
         grads = jax.lax.pmean(grads, axis_name)
         metrics = jax.lax.pmean(metrics, axis_name)
-    updates, opt_state = make_optimizer(config).update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    new_state = TrainState(params=params, opt_state=opt_state, step=state.step + 1, key=state.key)
+    updates, opt_state = _optimizer(state.config).update(grads, state.opt_state, state.params)
+    new_state = dataclasses.replace(
+        state,
+        params=optax.apply_updates(state.params, updates),
+        opt_state=opt_state,
+        step=state.step + 1,
+    )
     return new_state, metrics
 
 
-def _make_chunk_fn(
-    graphdef: nnx.GraphDef, config: TrainConfig, devices: Sequence[jax.Device] | None = None
-) -> Callable:
-    """pmapped ``(state, images, idx) -> (state, metrics)``; ``idx`` is ``(steps, B)`` per device."""
+def _make_chunk_fn(devices: Sequence[jax.Device] | None = None) -> Callable:
+    """The pmapped chunk ``(state, images, idx) -> (state, metrics)``.
+
+    Per device: ``state`` replicated, ``images`` ``(N, H, W, C)`` uint8 (the
+    training set), ``idx`` ``(steps, B)`` int batch indices; ``metrics`` are
+    ``(steps,)`` per device. ``devices=None`` maps over all devices (of all
+    processes); a list maps over those (single process). The function is
+    shared per device list, so runs with the same config in one process
+    (e.g. a resume) reuse its compilations.
+    """
+    return _chunk_fn(None if devices is None else tuple(devices))
+
+
+@functools.lru_cache(maxsize=8)
+def _chunk_fn(devices: tuple[jax.Device, ...] | None) -> Callable:
 
     def chunk(state, images, idx):
         def body(state, batch_idx):
-            return train_step(graphdef, config, state, images[batch_idx], axis_name="batch")
+            return train_step(state, images[batch_idx], axis_name="batch")
 
-        # XLA:CPU runs convolutions inside a while loop about 5x slower than
-        # in straight-line code (measured: 520 vs 95 ms per step of the paper
-        # model on 28x28 inputs), so on CPU the chunk is fully unrolled.
+        # XLA:CPU runs convolutions inside a while loop several times slower
+        # than in straight-line code (measured 520 vs 95 ms per step of the
+        # paper model on 28x28 inputs), so on CPU the chunk is unrolled.
         unroll = True if jax.default_backend() == "cpu" else 1
         return jax.lax.scan(body, state, idx, unroll=unroll)
 
@@ -319,7 +409,10 @@ def _make_chunk_fn(
 
 
 def _replicate(tree: PyTree, devices: Sequence[jax.Device]) -> PyTree:
-    """Copies every leaf onto each device, stacked along a new leading axis (pmap's layout)."""
+    """Each leaf copied onto each local device, stacked along a new leading axis (pmap's layout).
+
+    Built device by device from the host array, without an ``n``-fold host copy.
+    """
     mesh = jax.sharding.Mesh(np.array(devices), ("devices",))
     sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("devices"))
 
@@ -330,19 +423,32 @@ def _replicate(tree: PyTree, devices: Sequence[jax.Device]) -> PyTree:
     return jax.tree.map(put, tree)
 
 
+def _unreplicate(tree: PyTree) -> PyTree:
+    return jax.device_get(jax.tree.map(lambda a: a[0], tree))
+
+
 # ------------------------------------------------------------ data ordering
 
 
 def epoch_permutation(key_data: np.ndarray, epoch: int, n: int) -> np.ndarray:
-    """The example order of ``epoch``: a function of the seed's key and the epoch only."""
+    """The example order of ``epoch``: a function of the data-order key and the epoch only.
+
+    Args:
+      key_data: ``TrainState.key`` (uint32 key data).
+      epoch: the epoch, from 0.
+      n: the number of (local) training examples.
+
+    Returns:
+      ``(n,)`` int permutation.
+    """
     key = jax.random.fold_in(jax.random.wrap_key_data(jnp.asarray(key_data)), epoch)
     return np.asarray(jax.random.permutation(key, n))
 
 
-def chunk_bounds(step: int, total: int, steps_per_epoch: int, config: TrainConfig) -> int:
-    """End (exclusive) of the chunk starting at absolute ``step``.
+def _chunk_end(step: int, total: int, steps_per_epoch: int, config: TrainConfig) -> int:
+    """End (exclusive) of the chunk that starts at absolute ``step``.
 
-    Chunks end at multiples of ``steps_per_dispatch``, of ``checkpoint_every``,
+    Chunks end at multiples of ``steps_per_dispatch`` and ``checkpoint_every``,
     at epoch ends and at the end, so a resumed run dispatches the same chunks.
     """
     up = lambda s, m: (s // m + 1) * m
@@ -357,62 +463,134 @@ def chunk_bounds(step: int, total: int, steps_per_epoch: int, config: TrainConfi
 # --------------------------------------------------------------- checkpoints
 
 
-def _checkpoint_manager(workdir: Path, config: TrainConfig):
+def _checkpoint_manager(workdir: Path, config: TrainConfig, *, create: bool = True):
     import orbax.checkpoint as ocp
 
-    options = ocp.CheckpointManagerOptions(max_to_keep=config.keep_checkpoints, create=True)
+    options = ocp.CheckpointManagerOptions(max_to_keep=config.keep_checkpoints, create=create)
     return ocp.CheckpointManager(workdir.absolute() / "checkpoints", options=options)
 
 
-def _save(manager, state: TrainState) -> None:
+def _save(manager, state: TrainState, input_shape: Sequence[int], num_devices: int) -> None:
+    """Saves the host copy of ``state`` (one replica) and the config (asynchronously)."""
     import orbax.checkpoint as ocp
 
-    host = jax.device_get(state.as_dict())
-    manager.save(int(host["step"]), args=ocp.args.StandardSave(host))
+    arrays = jax.device_get(state.arrays())
+    meta = {
+        "format": _FORMAT,
+        "config": state.config.to_dict(),
+        "input_shape": [int(s) for s in input_shape],
+        "devices": num_devices,
+    }
+    manager.save(
+        int(arrays["step"]),
+        args=ocp.args.Composite(state=ocp.args.StandardSave(arrays), meta=ocp.args.JsonSave(meta)),
+    )
 
 
-def _restore(manager, template: TrainState, step: int | None = None) -> TrainState:
+def _latest_step(workdir: Path) -> int | None:
+    """The newest complete checkpoint's step (orbax ignores ``*.orbax-checkpoint-tmp-*``)."""
+    if not (workdir / "checkpoints").is_dir():
+        return None
+    manager = _checkpoint_manager(workdir, TrainConfig(), create=False)
+    try:
+        return manager.latest_step()
+    finally:
+        manager.close()
+
+
+def _read_meta(workdir: Path, step: int) -> dict | None:
+    """The ``meta`` item (config, input shape) of a checkpoint; None for the old format."""
+    path = workdir.absolute() / "checkpoints" / str(step) / "meta"
+    if not path.is_dir():
+        return None
     import orbax.checkpoint as ocp
 
-    step = manager.latest_step() if step is None else step
-    abstract = jax.tree.map(np.asarray, jax.device_get(template.as_dict()))
-    restored = manager.restore(step, args=ocp.args.StandardRestore(abstract))
-    return TrainState(**restored)
+    manager = _checkpoint_manager(workdir, TrainConfig(), create=False)
+    try:
+        restored = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+        return dict(restored["meta"])
+    finally:
+        manager.close()
+
+
+def _restore(workdir: Path, template: TrainState, step: int) -> TrainState:
+    """The checkpointed arrays of ``step`` in the structure of ``template``."""
+    import orbax.checkpoint as ocp
+
+    abstract = jax.tree.map(np.asarray, jax.device_get(template.arrays()))
+    manager = _checkpoint_manager(workdir, template.config, create=False)
+    try:
+        if (workdir.absolute() / "checkpoints" / str(step) / "state").is_dir():
+            args = ocp.args.Composite(state=ocp.args.StandardRestore(abstract))
+            arrays = manager.restore(step, args=args)["state"]
+        else:  # the single-item format of earlier runs
+            arrays = manager.restore(step, args=ocp.args.StandardRestore(abstract))
+    finally:
+        manager.close()
+    return dataclasses.replace(template, **arrays)
 
 
 # ----------------------------------------------------------------- progress
 
 
 class _Progress:
-    """A tqdm bar on a terminal, plain lines otherwise; metrics to ``metrics.jsonl``."""
+    """A tqdm bar on a terminal, plain lines otherwise; rows in ``metrics.jsonl``.
 
-    def __init__(self, total: int, start: int, workdir: Path, *, enabled: bool):
-        from tqdm.auto import tqdm
+    Metrics are averaged over the steps since the last row; a row is written
+    when a chunk crosses a multiple of ``log_every`` and at the end.
+    """
 
-        self.enabled = enabled
-        self.tty = sys.stdout.isatty()
-        self.bar = (
-            tqdm(total=total, initial=start, unit="step", dynamic_ncols=True, file=sys.stdout)
-            if enabled and self.tty
-            else None
-        )
-        self.log = open(workdir / "metrics.jsonl", "a") if enabled else None
-        self.total = total
-        self.last_print = 0.0
+    def __init__(self, total: int, start: int, workdir: Path, log_every: int, *, enabled: bool):
+        self.enabled = enabled and jax.process_index() == 0
+        self.total, self.log_every, self.last = total, log_every, start
+        self.sums: dict[str, float] = {}
+        self.steps, self.examples, self.seconds = 0, 0, 0.0
+        self.bar = None
+        if self.enabled and sys.stdout.isatty():
+            from tqdm.auto import tqdm
 
-    def update(self, record: dict, steps: int) -> None:
+            self.bar = tqdm(total=total, initial=start, unit="step", dynamic_ncols=True)
+        self.log = open(workdir / "metrics.jsonl", "a") if self.enabled else None
+
+    def update(
+        self, step: int, epoch: int, metrics: dict, steps: int, examples: int, seconds: float
+    ) -> None:
+        """Records a chunk of ``steps`` steps ending at ``step`` with mean ``metrics``."""
         if not self.enabled:
             return
-        self.log.write(json.dumps(record) + "\n")
-        self.log.flush()
-        shown = {k: f"{record[k]:.4g}" for k in ("rec", "conn", "examples_per_s") if k in record}
+        for k, v in metrics.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v) * steps
+        self.steps += steps
+        self.examples += examples
+        self.seconds += seconds
         if self.bar is not None:
             self.bar.update(steps)
-            self.bar.set_postfix(shown, refresh=False)
-        elif time.time() - self.last_print > 5 or record["step"] == self.total:
-            self.last_print = time.time()
-            items = " ".join(f"{k}={v}" for k, v in shown.items())
-            print(f"step {record['step']}/{self.total} epoch {record['epoch']} {items}", flush=True)
+            shown = {k: f"{float(v):.4g}" for k, v in metrics.items() if k in ("rec", "conn")}
+            self.bar.set_postfix(shown, ex_s=f"{examples / seconds:.0f}", refresh=False)
+        if step // self.log_every > self.last // self.log_every or step >= self.total:
+            self.flush(step, epoch)
+
+    def flush(self, step: int, epoch: int) -> None:
+        """Writes the row of the steps recorded since the last one (if any)."""
+        if not self.enabled or self.steps == 0:
+            return
+        record = {k: v / self.steps for k, v in self.sums.items()}
+        record.update(
+            step=step,
+            epoch=epoch,
+            examples_per_s=self.examples / self.seconds,
+            time=time.time(),
+        )
+        self.log.write(json.dumps(record) + "\n")
+        self.log.flush()
+        if self.bar is None:
+            terms = " ".join(f"{k} {record[k]:.4g}" for k in ("rec", "conn", "loss") if k in record)
+            print(
+                f"step {step}/{self.total} epoch {epoch} {terms} "
+                f"examples/s {record['examples_per_s']:.0f}",
+                flush=True,
+            )
+        self.last, self.sums, self.steps, self.examples, self.seconds = step, {}, 0, 0, 0.0
 
     def close(self) -> None:
         if self.bar is not None:
@@ -430,17 +608,45 @@ def _load_training_data(config: TrainConfig) -> np.ndarray:
     images = data.load(config.dataset, "train", data_dir=config.data_dir).images
     if config.max_examples is not None:
         images = images[: config.max_examples]
-    if jax.process_count() > 1:  # each host trains on its own contiguous shard
-        shard = len(images) // jax.process_count()
-        images = images[jax.process_index() * shard : (jax.process_index() + 1) * shard]
     return images
 
 
-def _check_workdir(workdir: Path, resume: bool) -> None:
+def _host_shard(images: np.ndarray) -> np.ndarray:
+    """This process's contiguous ``1/P`` of the examples (all of them on one host)."""
+    count, index = jax.process_count(), jax.process_index()
+    shard = len(images) // count
+    return images[index * shard : (index + 1) * shard]
+
+
+def _devices(config: TrainConfig) -> tuple[list[jax.Device], list[jax.Device] | None]:
+    """(this process's devices, pmap's ``devices`` argument)."""
+    if jax.process_count() > 1:
+        if config.devices is not None:
+            raise ValueError(
+                "TrainConfig.devices must be None in a multi-process run (pmap spans all devices)."
+            )
+        return jax.local_devices(), None
+    local = jax.local_devices()[: config.devices]
+    return local, local
+
+
+def _check_workdir(workdir: Path, resume: bool, config: TrainConfig) -> None:
     if resume:
-        if not (workdir / "config.json").is_file():
-            raise ValueError(f"--resume: {workdir} holds no run to resume (no config.json).")
-    elif workdir.exists() and any(workdir.iterdir()):
+        path = workdir / "config.json"
+        if not path.is_file():
+            raise ValueError(f"resume: {workdir} holds no run to resume (no config.json).")
+        saved = TrainConfig.from_dict(json.loads(path.read_text()))
+        if saved != config:
+            diff = {
+                f.name: (getattr(saved, f.name), getattr(config, f.name))
+                for f in dataclasses.fields(config)
+                if getattr(saved, f.name) != getattr(config, f.name)
+            }
+            raise ValueError(
+                f"resume: the config differs from the one saved in {workdir} "
+                f"(field: (saved, given)): {diff}."
+            )
+    elif workdir.exists() and (not workdir.is_dir() or any(workdir.iterdir())):
         raise ValueError(
             f"The work directory {workdir} is not empty; pass resume=True (--resume) to continue "
             "the run in it, or choose a new directory."
@@ -456,69 +662,93 @@ def train_and_evaluate(
     progress: bool = True,
     stop_after: int | None = None,
 ) -> dict:
-    """Trains a backbone and evaluates it on the held-out split.
+    """Trains a backbone, checkpointing it, and evaluates it on the held-out split.
+
+    All checks (config, work directory, data size, devices) run before
+    anything is written.
 
     Args:
       config: the training config.
-      workdir: where ``config.json``, ``checkpoints/``, ``metrics.jsonl`` and
-        ``summary.json`` go.
-      resume: continue from the latest checkpoint in ``workdir``.
-      images: training images ``(N, H, W, C)`` uint8 to use instead of
-        loading ``config.dataset`` (tests, custom data).
+      workdir: the run's directory: ``config.json``, ``checkpoints/``,
+        ``metrics.jsonl``, ``summary.json``. Must be empty or absent unless
+        ``resume``.
+      resume: continue from the latest complete checkpoint in ``workdir``
+        (the config must equal the saved one).
+      images: ``(N, H, W, C)`` uint8 training images to use instead of
+        loading ``config.dataset`` (``max_examples`` still applies); in a
+        multi-host run, every host passes all of them.
       progress: show progress and write ``metrics.jsonl``.
-      stop_after: stop (after checkpointing) once this absolute step is
-        reached; used to test interruption.
+      stop_after: stop after the chunk that reaches this absolute step (it is
+        checkpointed); simulates an interruption.
 
     Returns:
-      The final metrics (also written to ``WORKDIR/summary.json``).
+      A dict: ``step``, ``total_steps``, ``completed``; when completed, also
+      the held-out statistics of :func:`evaluate` (written to
+      ``WORKDIR/summary.json`` as well).
 
     Raises:
-      ValueError: bad config, a non-empty workdir without ``resume``, a
-        dataset smaller than one global batch. Nothing is written then.
+      ValueError: a non-empty ``workdir`` without ``resume``, a config that
+        differs from the saved one, a dataset smaller than one global batch
+        (``batch_size x devices``); nothing is written then.
     """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig; got {type(config).__name__}.")
+    if stop_after is not None and not (_is_int(stop_after) and stop_after > 0):
+        raise ValueError(f"stop_after must be a positive int or None; got {stop_after!r}.")
     workdir = Path(workdir)
-    _check_workdir(workdir, resume)
-    if resume:
-        saved = TrainConfig.from_dict(json.loads((workdir / "config.json").read_text()))
-        if saved != config:
-            raise ValueError(
-                f"--resume with a different config than the one saved in {workdir}: "
-                f"saved {saved}, given {config}."
-            )
+    _check_workdir(workdir, resume, config)
+    local_devices, pmap_devices = _devices(config)
     if images is None:
         images = _load_training_data(config)
-    if images.dtype != np.uint8 or images.ndim != 4:
-        raise ValueError(f"images must be uint8 (N, H, W, C); got {images.dtype} {images.shape}.")
-    devices = jax.local_devices()[: config.devices]
-    n_dev = len(devices)
-    global_batch = config.batch_size * n_dev
+    else:
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.ndim != 4:
+            raise ValueError(
+                f"images must be uint8 of shape (N, H, W, C); got {images.dtype} {images.shape}."
+            )
+        images = images[: config.max_examples]
+    images = _host_shard(images)
+    n_dev = len(local_devices)
+    num_devices = n_dev * jax.process_count()
+    global_batch = config.batch_size * n_dev  # per host
     steps_per_epoch = len(images) // global_batch
     if steps_per_epoch < 1:
         raise ValueError(
-            f"The dataset has {len(images)} examples, fewer than one global batch of "
-            f"{config.batch_size} x {n_dev} devices = {global_batch}."
+            f"The dataset has {len(images)} examples (on this host), fewer than one global "
+            f"batch of batch_size {config.batch_size} x {n_dev} devices = {global_batch}."
         )
     total = steps_per_epoch * config.epochs
+    input_shape = images.shape[1:]
+    graphdef, state = create_train_state(config, input_shape, jax.random.key(config.seed))
 
-    graphdef, state = create_train_state(config, images.shape[1:], jax.random.key(config.seed))
-    workdir.mkdir(parents=True, exist_ok=True)
-    manager = _checkpoint_manager(workdir, config)
-    if resume and manager.latest_step() is not None:
-        state = _restore(manager, state)
-    else:
+    is_main = jax.process_index() == 0
+    if is_main:
+        workdir.mkdir(parents=True, exist_ok=True)
+    start = _latest_step(workdir) if resume else None
+    if start is not None:
+        state = _restore(workdir, state, start)
+        saved_devices = (_read_meta(workdir, start) or {}).get("devices")
+        if saved_devices not in (None, num_devices) and is_main:
+            print(
+                f"warning: resuming a run checkpointed on {saved_devices} devices on "
+                f"{num_devices}; the global batch and the data order change.",
+                file=sys.stderr,
+            )
+    elif is_main:
         (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    manager = _checkpoint_manager(workdir, config)
 
-    chunk_fn = _make_chunk_fn(graphdef, config, devices)
-    state = _replicate(state, devices)
-    images_dev = _replicate(images, devices)
-    key_data = np.asarray(jax.device_get(state.key[0]))
+    chunk_fn = _make_chunk_fn(pmap_devices)
+    key_data = np.asarray(jax.device_get(state.key))
+    state = _replicate(state, local_devices)
+    images_dev = _replicate(images, local_devices)
 
-    step = int(state.step[0])
-    report = _Progress(total, step, workdir, enabled=progress)
+    step = int(start or 0)
+    report = _Progress(total, step, workdir, config.log_every, enabled=progress)
     perm_epoch, perm = -1, None
     try:
         while step < total:
-            end = chunk_bounds(step, total, steps_per_epoch, config)
+            end = _chunk_end(step, total, steps_per_epoch, config)
             epoch, offset = divmod(step, steps_per_epoch)
             if epoch != perm_epoch:
                 perm_epoch, perm = epoch, epoch_permutation(key_data, epoch, len(images))
@@ -530,43 +760,59 @@ def train_and_evaluate(
             metrics = jax.device_get(jax.tree.map(lambda m: m[0].mean(), metrics))
             seconds = time.perf_counter() - t0
             step = end
-            record = {k_: float(v) for k_, v in metrics.items()}
-            record.update(
-                step=step,
-                epoch=epoch,
-                examples_per_s=k * global_batch * jax.process_count() / seconds,
-                time=time.time(),
-            )
-            report.update(record, k)
+            report.update(step, epoch, metrics, k, k * global_batch * jax.process_count(), seconds)
             if step % config.checkpoint_every == 0 or step == total:
-                _save(manager, jax.tree.map(lambda a: a[0], state))
+                _save(manager, jax.tree.map(lambda a: a[0], state), input_shape, num_devices)
             if stop_after is not None and step >= stop_after:
                 break
+        report.flush(step, (step - 1) // steps_per_epoch)
     finally:
         manager.wait_until_finished()
+        manager.close()
         report.close()
 
-    final = jax.device_get(jax.tree.map(lambda a: a[0], state))
     summary = {"step": step, "total_steps": total, "completed": step >= total}
     if step >= total:
-        summary.update(evaluate(graphdef, final.params, config))
-        (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        final = _unreplicate(state)
+        summary.update(evaluate(graphdef, final.params, config, input_shape=input_shape))
+        if is_main:
+            (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def evaluate(graphdef: nnx.GraphDef, params: PyTree, config: TrainConfig, **kw) -> dict:
-    """Held-out losses and death-time statistics on up to 10 test batches."""
+def evaluate(
+    graphdef: nnx.GraphDef,
+    params: PyTree,
+    config: TrainConfig,
+    *,
+    input_shape: Sequence[int] | None = None,
+    max_batches: int = 10,
+) -> dict:
+    """Held-out losses and death-time statistics of a model.
+
+    On up to ``max_batches`` batches of ``config.batch_size`` examples of the
+    test split of ``config.dataset`` (in order).
+
+    Returns:
+      ``test_rec``, ``test_conn`` (mean over batches), and over all per-branch
+      death times of those batches ``test_death_mean``, ``test_death_std`` and
+      ``test_death_mean_abs_dev_from_eta`` (mean of ``|d - eta|``). Empty when
+      the test split is unavailable, smaller than one batch, or of another
+      image shape than ``input_shape``.
+    """
     from corel_jax import data
 
     try:
         test = data.load(config.dataset, "test", data_dir=config.data_dir).images
     except data.DatasetNotAvailableError:
         return {}
-    model = nnx.merge(graphdef, params)
-    n = min(len(test) // config.batch_size, 10)
+    if input_shape is not None and tuple(test.shape[1:]) != tuple(input_shape):
+        return {}
+    n = min(len(test) // config.batch_size, max_batches)
     if n < 1:
         return {}
-    x = jnp.asarray(test[: n * config.batch_size]).reshape(n, config.batch_size, *test.shape[1:])
+    model = nnx.merge(graphdef, params)
+    x = test[: n * config.batch_size].reshape(n, config.batch_size, *test.shape[1:])
     stats = jax.jit(lambda x: _batch_stats(model, x, config))
     per_batch = [jax.device_get(stats(x[i])) for i in range(n)]
     deaths = np.concatenate([p.pop("deaths").reshape(-1) for p in per_batch])
@@ -579,7 +825,7 @@ def evaluate(graphdef: nnx.GraphDef, params: PyTree, config: TrainConfig, **kw) 
     return out
 
 
-def _batch_stats(model, x_uint8, config: TrainConfig) -> dict:
+def _batch_stats(model: nnx.Module, x_uint8: jax.Array, config: TrainConfig) -> dict:
     x = x_uint8.astype(jnp.float32) / 255.0
     x_hat, z = model(x)
     deaths = losses.branch_deaths(z, num_branches=config.num_branches, metric=config.metric)
@@ -596,40 +842,63 @@ def _batch_stats(model, x_uint8, config: TrainConfig) -> dict:
 def load_backbone(
     workdir: str | os.PathLike, step: int | None = None
 ) -> tuple[nnx.Module, TrainConfig]:
-    """The trained model of a work directory (latest checkpoint, or ``step``) and its config."""
+    """The trained model of a work directory and its config.
+
+    Args:
+      workdir: a directory written by :func:`train_and_evaluate`.
+      step: the checkpoint to load (default: the latest complete one).
+
+    Returns:
+      ``(model, config)``: a fresh ``nnx`` model holding the checkpoint's
+      parameters, and the config saved with it.
+
+    Raises:
+      ValueError: ``workdir`` holds no checkpoint (or not ``step``).
+    """
     workdir = Path(workdir)
-    config_path = workdir / "config.json"
-    if not config_path.is_file():
-        raise ValueError(f"{workdir} is not a training work directory (no config.json).")
-    config = TrainConfig.from_dict(json.loads(config_path.read_text()))
-    manager = _checkpoint_manager(workdir, config)
-    if manager.latest_step() is None:
-        raise ValueError(f"{workdir} holds no checkpoint yet.")
-    shape = _input_shape(workdir, config)
-    graphdef, template = create_train_state(config, shape, jax.random.key(config.seed))
-    state = _restore(manager, template, step)
+    latest = _latest_step(workdir)
+    if latest is None:
+        raise ValueError(f"{workdir} holds no complete training checkpoint.")
+    step = latest if step is None else step
+    if not (workdir.absolute() / "checkpoints" / str(step)).is_dir():
+        raise ValueError(f"{workdir} holds no checkpoint of step {step}.")
+    meta = _read_meta(workdir, step)
+    if meta is not None:
+        config = TrainConfig.from_dict(meta["config"])
+        input_shape = tuple(meta["input_shape"])
+    else:  # the old format: the config beside the checkpoints, the shape from the data
+        from corel_jax import data
+
+        config = TrainConfig.from_dict(json.loads((workdir / "config.json").read_text()))
+        split = data.load(config.dataset, "test", data_dir=config.data_dir)
+        input_shape = split.images.shape[1:]
+    graphdef, template = create_train_state(config, input_shape, jax.random.key(config.seed))
+    state = _restore(workdir, template, step)
     return nnx.merge(graphdef, state.params), config
 
 
-def _input_shape(workdir: Path, config: TrainConfig) -> tuple[int, ...]:
-    from corel_jax import data
-
-    return tuple(data.load(config.dataset, "test", data_dir=config.data_dir).images.shape[1:])
-
-
 def encode(model: nnx.Module, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
-    """Latent codes ``(N, latent_dim)`` float32 of uint8 images ``(N, H, W, C)``.
+    """Latent codes of uint8 images, jitted and batched.
 
-    Jitted and batched; the last batch is padded, so it compiles once.
+    Args:
+      model: an autoencoder with ``encode`` (e.g. from :func:`load_backbone`).
+      images: ``(N, H, W, C)`` uint8 images (scaled to [0, 1] inside).
+      batch_size: examples per call; the last batch is padded, so the
+        function compiles once.
+
+    Returns:
+      ``(N, latent_dim)`` float32 codes.
     """
     images = np.asarray(images)
     if images.ndim != 4:
         raise ValueError(f"images must be (N, H, W, C); got shape {images.shape}.")
-    graphdef, params = nnx.split(model)
+    if not (_is_int(batch_size) and batch_size > 0):
+        raise ValueError(f"batch_size must be a positive int; got {batch_size!r}.")
+    graphdef, state = nnx.split(model)
 
     @jax.jit
-    def run(params, x):
-        return nnx.merge(graphdef, params).encode(x.astype(jnp.float32) / 255.0)
+    def run(state, x):
+        return nnx.merge(graphdef, state).encode(x.astype(jnp.float32) / 255.0)
 
     out = []
     for start in range(0, len(images), batch_size):
@@ -637,61 +906,57 @@ def encode(model: nnx.Module, images: np.ndarray, *, batch_size: int = 1000) -> 
         pad = batch_size - len(chunk)
         if pad:
             chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
-        out.append(np.asarray(run(params, chunk))[: batch_size - pad])
-    return np.concatenate(out) if out else np.zeros((0, model.latent_dim), np.float32)
+        out.append(np.asarray(run(state, chunk), np.float32)[: batch_size - pad])
+    if not out:
+        return np.zeros((0, model.latent_dim), np.float32)
+    return np.concatenate(out)
 
 
 # ---------------------------------------------------------------- command line
 
 
 def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
-    d = TrainConfig()
-    parser.add_argument(
-        "--workdir", required=True, help="Where checkpoints, config and metrics go."
-    )
-    parser.add_argument("--resume", action="store_true", help="Continue the run in --workdir.")
-    parser.add_argument("--dataset", default=d.dataset, help="Training dataset (corel_jax.data).")
-    parser.add_argument("--data-dir", default=None, help="tfds data dir or IDX folder.")
-    parser.add_argument("--max-examples", type=int, default=None, help="Use the first N examples.")
-    parser.add_argument("--model", default=d.model, choices=models.MODELS, help="Architecture.")
-    parser.add_argument(
-        "--filters", type=int, nargs="+", default=list(d.filters), help="Conv channels."
-    )
-    parser.add_argument("--hidden", type=int, nargs="+", default=list(d.hidden), help="MLP widths.")
-    parser.add_argument("--num-branches", type=int, default=d.num_branches, help="Latent branches.")
-    parser.add_argument("--branch-dim", type=int, default=d.branch_dim, help="Dims per branch.")
-    parser.add_argument("--lam", type=float, default=d.lam, help="Connectivity loss weight lambda.")
-    parser.add_argument("--eta", type=float, default=d.eta, help="Target death time eta.")
-    parser.add_argument("--metric", default=d.metric, help="Latent metric (l1, l2, linf, ...).")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size, help="Per-device batch.")
-    parser.add_argument("--lr", type=float, default=d.learning_rate, help="Adam learning rate.")
-    parser.add_argument("--epochs", type=int, default=d.epochs, help="Training epochs.")
-    parser.add_argument("--seed", type=int, default=d.seed, help="PRNG seed.")
-    parser.add_argument(
-        "--steps-per-dispatch", type=int, default=d.steps_per_dispatch, help="Steps per jit call."
-    )
-    parser.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=d.checkpoint_every,
-        help="Checkpoint period (steps).",
-    )
-    parser.add_argument("--devices", type=int, default=None, help="Use the first N local devices.")
-    parser.add_argument(
-        "--distributed", action="store_true", help="Call jax.distributed.initialize."
-    )
-    parser.add_argument(
-        "--coordinator-address", default=None, help="Multi-host: host:port of process 0."
-    )
-    parser.add_argument(
-        "--num-processes", type=int, default=None, help="Multi-host: number of hosts."
-    )
-    parser.add_argument(
-        "--process-id", type=int, default=None, help="Multi-host: this host's index."
-    )
+    """Adds the options of ``corel-jax train`` to ``parser``.
+
+    Touches no JAX backend, so ``--distributed`` can still initialise it.
+    """
+    d = argparse.Namespace(**{f.name: f.default for f in dataclasses.fields(TrainConfig)})
+    a = parser.add_argument
+    a("--workdir", required=True, help="Run directory: checkpoints, config.json, metrics.jsonl.")
+    a("--resume", action="store_true", help="Continue the run in --workdir from its latest "
+      "checkpoint (same options as the first run). Without it --workdir must be new or empty.")  # fmt: skip
+    a("--dataset", default=d.dataset, help="Training data (a name of corel_jax.data.DATASETS).")
+    a("--data-dir", default=None, help="tfds data dir or IDX folder of the dataset.")
+    a("--max-examples", type=int, default=None, help="Train on the first N examples only.")
+    a("--model", default=d.model, choices=models.MODELS, help="Autoencoder architecture.")
+    a("--filters", type=int, nargs="+", default=list(d.filters), help="Conv channels (branch).")
+    a("--hidden", type=int, nargs="+", default=list(d.hidden), help="Hidden widths (mlp).")
+    a("--num-branches", type=int, default=d.num_branches, help="Number of latent branches.")
+    a("--branch-dim", type=int, default=d.branch_dim, help="Dimensions per branch.")
+    a("--lam", type=float, default=d.lam, help="Weight lambda of the connectivity loss.")
+    a("--eta", type=float, default=d.eta, help="Target death time eta.")
+    a("--metric", default=d.metric, help="Latent metric of the persistence (l1, l2, linf, ...).")
+    a("--batch-size", type=int, default=d.batch_size, help="Batch size PER DEVICE.")
+    a("--lr", type=float, default=d.learning_rate, help="Adam learning rate (constant).")
+    a("--epochs", type=int, default=d.epochs, help="Training epochs.")
+    a("--seed", type=int, default=d.seed, help="PRNG seed (initialisation and data order).")
+    a("--devices", type=int, default=None, help="Use the first N local devices (default: all).")
+    a("--steps-per-dispatch", type=int, default=d.steps_per_dispatch,
+      help="Training steps per jitted call (lax.scan chunk).")  # fmt: skip
+    a("--checkpoint-every", type=int, default=d.checkpoint_every,
+      help="Checkpoint period in steps (also at the end).")  # fmt: skip
+    a("--keep-checkpoints", type=int, default=d.keep_checkpoints,
+      help="Keep the newest N checkpoints.")  # fmt: skip
+    a("--log-every", type=int, default=d.log_every, help="Steps per log line / metrics row.")
+    a("--distributed", action="store_true",
+      help="Multi-host: call jax.distributed.initialize (see the module docstring).")  # fmt: skip
+    a("--coordinator-address", default=None, help="Multi-host: host:port of process 0.")
+    a("--num-processes", type=int, default=None, help="Multi-host: number of processes.")
+    a("--process-id", type=int, default=None, help="Multi-host: this process's index.")
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`TrainConfig` of parsed ``corel-jax train`` options."""
     return TrainConfig(
         dataset=args.dataset,
         data_dir=args.data_dir,
@@ -711,10 +976,13 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         devices=args.devices,
         steps_per_dispatch=args.steps_per_dispatch,
         checkpoint_every=args.checkpoint_every,
+        keep_checkpoints=args.keep_checkpoints,
+        log_every=args.log_every,
     )
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    """Runs ``corel-jax train``; returns the exit status (2 on bad input)."""
     if args.distributed:
         jax.distributed.initialize(
             coordinator_address=args.coordinator_address,
@@ -727,6 +995,7 @@ def run_cli(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(json.dumps(summary, indent=2))
-    print(f"outputs in {Path(args.workdir).absolute()}")
+    if jax.process_index() == 0:
+        print(json.dumps(summary, indent=2))
+        print(f"outputs in {Path(args.workdir).absolute()}")
     return 0

@@ -143,7 +143,7 @@ def main(argv=None) -> int:
         )  # fmt: skip
         for n in ev["n"]:
             t1 = time.time()
-            result = oneclass.evaluate_oneclass(
+            result = oneclass.evaluate_methods(
                 methods, train_split.labels, test_split.labels, n=n, runs=ev["runs"],
                 class_names=train_split.class_names,
             )  # fmt: skip
