@@ -564,9 +564,9 @@ class _Progress:
         self.examples += examples
         self.seconds += seconds
         if self.bar is not None:
-            self.bar.update(steps)
             shown = {k: f"{float(v):.4g}" for k, v in metrics.items() if k in ("rec", "conn")}
             self.bar.set_postfix(shown, ex_s=f"{examples / seconds:.0f}", refresh=False)
+            self.bar.update(steps)
         if step // self.log_every > self.last // self.log_every or step >= self.total:
             self.flush(step, epoch)
 
