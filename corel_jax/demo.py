@@ -191,10 +191,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
     print("\n== one-class protocol ==", flush=True)
     codes = {name: (encode(m, train.images), encode(m, test.images)) for name, m in models.items()}
-    pixels = (
-        train.images.reshape(len(train), -1).astype(np.float32) / 255,
-        test.images.reshape(len(test), -1).astype(np.float32) / 255,
-    )
+    pixels = (oneclass.pixel_features(train.images), oneclass.pixel_features(test.images))
     methods = oneclass.build_methods(
         ["corel", "lambda0", "kde", "ocsvm", "raw_ocsvm"],
         codes=codes["corel"],

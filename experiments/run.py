@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 
 import jax
-import numpy as np
 
 
 def load_config(path: str, variant: str) -> dict:
@@ -104,8 +103,8 @@ def main(argv=None) -> int:
             test_split, images=test_split.images[:m], labels=test_split.labels[:m]
         )
     pixels = (
-        train_split.images.reshape(len(train_split), -1).astype(np.float32) / 255,
-        test_split.images.reshape(len(test_split), -1).astype(np.float32) / 255,
+        oneclass.pixel_features(train_split.images),
+        oneclass.pixel_features(test_split.images),
     )
     rows = []
     for overrides in overrides_grid(args.sets, args.sweeps):
