@@ -62,7 +62,7 @@ from jax import lax
 
 from corel_jax import _native
 
-__all__ = ["PersistenceH0", "Metric", "pairwise_distances", "rips_h0", "METRICS"]
+__all__ = ["PersistenceH0", "Metric", "METRICS", "pairwise_distances", "parse_metric", "rips_h0"]
 
 # A metric: a name, a Minkowski exponent p >= 1 (float), or ("minkowski", p).
 Metric = str | float | tuple[str, float]
@@ -112,7 +112,7 @@ class PersistenceH0(NamedTuple):
 # --------------------------------------------------------------------------
 
 
-def _parse_metric(metric: Metric) -> tuple[str, float]:
+def parse_metric(metric: Metric) -> tuple[str, float]:
     """Returns ``(kind, p)`` for a metric spec; raises ValueError if unknown.
 
     ``kind`` is one of "l1", "l2", "sqeuclidean", "linf", "minkowski",
@@ -240,7 +240,7 @@ def pairwise_distances(
       Array([[0., 3.],
              [3., 0.]], dtype=float32)
     """
-    kind, p = _parse_metric(metric)
+    kind, p = parse_metric(metric)
     if kind == "precomputed":
         raise ValueError("pairwise_distances needs a real metric, not 'precomputed'.")
     x = _as_float(x, "x")
@@ -560,7 +560,7 @@ def rips_h0(
       Hofer et al., Connectivity-Optimized Representation Learning via
       Persistent Homology, ICML 2019, Sec. 3.
     """
-    kind, p = _parse_metric(metric)
+    kind, p = parse_metric(metric)
     points = _as_float(points, "points")
     _check_inputs(points, kind, mask, algorithm)
     _check_finite_eagerly(points, mask)

@@ -188,7 +188,7 @@ def _is_number(v: object) -> bool:
 def _validate(c: TrainConfig) -> None:
     """Raises ValueError naming the first field of the wrong type or range."""
     from corel_jax.data import DATASETS
-    from corel_jax.persistence import _parse_metric
+    from corel_jax.persistence import parse_metric
 
     def need(ok: bool, field: str, what: str) -> None:
         if not ok:
@@ -215,7 +215,7 @@ def _validate(c: TrainConfig) -> None:
     need(_is_number(c.lam) and math.isfinite(c.lam) and c.lam >= 0, "lam", "a finite number >= 0")
     need(_is_number(c.eta) and math.isfinite(c.eta) and c.eta > 0, "eta", "a finite number > 0")
     try:
-        _parse_metric(c.metric)
+        parse_metric(c.metric)
         ok = c.metric != "precomputed" and isinstance(c.metric, str | tuple)
     except (ValueError, TypeError):
         ok = False
