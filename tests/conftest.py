@@ -17,3 +17,9 @@ import pytest  # noqa: E402
 def rng() -> np.random.Generator:
     """A seeded numpy generator; each test gets a fresh one."""
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def tfds():
+    """tensorflow_datasets, or a skip where it is not installed."""
+    return pytest.importorskip("tensorflow_datasets")

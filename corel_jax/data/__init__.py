@@ -1,0 +1,75 @@
+"""Datasets as uint8 NHWC arrays: tensorflow-datasets, local IDX files, scikit-learn digits.
+
+One entry point, :func:`load`, returns a :class:`Split` (images, labels, class
+names, source). What each dataset is (its sources, shape, classes, tfds name,
+default folders) is one table, :data:`CATALOG`:
+
+==================  ===============================================  ==================
+name                source                                           images
+==================  ===============================================  ==================
+``digits``          scikit-learn's embedded 8x8 digits (offline)     (N, 8, 8, 1)
+``fashion_mnist``   IDX files: ``data_dir``, else Debian's           (N, 28, 28, 1)
+                    ``dataset-fashion-mnist``; else tfds
+``mnist``           IDX files in ``data_dir``, else tfds ``mnist``   (N, 28, 28, 1)
+``cifar10``         tfds ``cifar10``                                 (N, 32, 32, 3)
+``cifar100``        tfds ``cifar100``, the 100 fine labels           (N, 32, 32, 3)
+``cifar20``         tfds ``cifar100``, its 20 coarse (superclass)    (N, 32, 32, 3)
+                    labels (feature ``coarse_label``)
+``svhn``            tfds ``svhn_cropped``                            (N, 32, 32, 3)
+``imagenet32``      tfds ``imagenet_resized/32x32``: 1,000 classes,  (N, 32, 32, 3)
+                    1,281,167 train images; "test" is ImageNet's
+                    validation set (50,000)
+==================  ===============================================  ==================
+
+Splits are "train" and "test". ``digits`` has no official split: its 1,797
+images are split once with a fixed seed into 1,348 train / 449 test images.
+
+Nothing is ever downloaded. tfds datasets must already be prepared in
+``data_dir`` (or tfds's default, ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``);
+when one is missing, :class:`DatasetNotAvailableError` says how to prepare it
+on a machine with internet access. ``imagenet_resized`` needs the downsampled
+ImageNet archives, which image-net.org hands out only to registered users.
+Decoded tfds splits are cached (:mod:`corel_jax.data.cache`).
+
+Importing this package imports neither TensorFlow nor tfds.
+
+Modules: :mod:`~corel_jax.data.catalog` (the table), :mod:`~corel_jax.data.loading`
+(the entry points), one reader per source (:mod:`~corel_jax.data.digits`,
+:mod:`~corel_jax.data.idx`, :mod:`~corel_jax.data.tfds_reader`) and
+:mod:`~corel_jax.data.cache`.
+"""
+
+from corel_jax.data.catalog import (
+    CATALOG,
+    CIFAR10_CLASSES,
+    CIFAR20_CLASSES,
+    CIFAR100_CLASSES,
+    DATASETS,
+    DEBIAN_FASHION_MNIST,
+    FASHION_MNIST_CLASSES,
+    SPLITS,
+    DatasetInfo,
+)
+from corel_jax.data.idx import IDX_FILES, read_idx
+from corel_jax.data.loading import available, default_location, default_offline_dataset, load
+from corel_jax.data.split import DatasetNotAvailableError, Split
+
+__all__ = [
+    "CATALOG",
+    "CIFAR100_CLASSES",
+    "CIFAR10_CLASSES",
+    "CIFAR20_CLASSES",
+    "DATASETS",
+    "DEBIAN_FASHION_MNIST",
+    "FASHION_MNIST_CLASSES",
+    "IDX_FILES",
+    "SPLITS",
+    "DatasetInfo",
+    "DatasetNotAvailableError",
+    "Split",
+    "available",
+    "default_location",
+    "default_offline_dataset",
+    "load",
+    "read_idx",
+]
