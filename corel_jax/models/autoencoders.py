@@ -1,6 +1,6 @@
-"""Autoencoders with an independent-branches latent space, in ``flax.nnx``.
+"""The autoencoders, with an independent-branches latent space, in ``flax.nnx``.
 
-``BranchAutoencoder`` is the paper's CIFAR model (REFERENCE.md §3):
+``BranchAutoencoder`` is the paper's CIFAR model (``docs/method.md#the-autoencoder``):
 
 * encoder: three 3x3 convolutions, stride 2, padding 1, with bias, channels
   ``filters = (32, 64, 128)``, each followed by LeakyReLU(0.01)
@@ -12,13 +12,10 @@
   with stride 2 (PyTorch's ``padding=1, output_padding=1``: each doubles the
   size), ReLU between them, no output activation.
 
-An independent-branches linear layer (:class:`BranchLinear`) is a dense layer
-whose kernel is masked block-diagonally: branch ``i`` of the code reads only
-inputs ``[g i, g (i + 1))`` with ``g = in_features / num_branches``; with the
-channel-major flatten that is channels ``(C / K) i ... (C / K)(i + 1) - 1`` at
-every spatial position. The full kernel is stored (as in the original, so the
-parameter count is that of a dense layer); the mask is a constant, masked
-entries get exactly zero gradient and never influence the output.
+Each branch of the code reads (and, in the decoder, writes) one group of
+channels of the last feature map through a :class:`~corel_jax.models.layers.BranchLinear`
+layer: with the channel-major flatten, branch ``i`` of ``K`` is channels
+``(C / K) i ... (C / K)(i + 1) - 1`` at every spatial position.
 
 ``MLPAutoencoder`` is a small fully connected model for vector or image data
 with the same ``encode`` / ``decode`` interface; its last encoder layer and
@@ -37,239 +34,20 @@ References:
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import nnx
 
-__all__ = [
-    "MODELS",
-    "BranchAutoencoder",
-    "BranchLinear",
-    "ConvTranspose2x",
-    "MLPAutoencoder",
-    "create_model",
-]
+from corel_jax._checks import check_int_tuple, check_positive_int
+from corel_jax.models.layers import BranchLinear, ConvTranspose2x, check_batch, check_rngs
+
+__all__ = ["MODELS", "BranchAutoencoder", "MLPAutoencoder", "create_model"]
 
 MODELS: tuple[str, ...] = ("branch", "mlp")
 
 _LEAKY_SLOPE = 0.01
-
-
-# ------------------------------------------------------------------ checks
-
-
-def _check_positive_int(value: object, name: str) -> int:
-    """``value`` as an int; TypeError if not an integer, ValueError if < 1."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int; got {value!r} ({type(value).__name__}).")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1; got {value}.")
-    return int(value)
-
-
-def _check_int_tuple(values: object, name: str, *, allow_empty: bool = True) -> tuple[int, ...]:
-    """``values`` as a tuple of positive ints, with errors naming ``name``."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
-        raise TypeError(f"{name} must be a sequence of ints; got {values!r}.")
-    if not values and not allow_empty:
-        raise ValueError(f"{name} must be non-empty; got {tuple(values)}.")
-    return tuple(_check_positive_int(v, f"{name}[{i}]") for i, v in enumerate(values))
-
-
-def _check_batch(x: jax.Array, shape: tuple[int, ...], name: str) -> None:
-    """Raises ValueError unless ``x`` has shape ``(B, *shape)``."""
-    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
-        raise ValueError(
-            f"{name} must have shape (B, {', '.join(map(str, shape))}); got {x.shape}."
-        )
-
-
-def _check_rngs(rngs: object) -> None:
-    if not isinstance(rngs, nnx.Rngs):
-        raise TypeError(f"rngs must be an nnx.Rngs; got {type(rngs).__name__}.")
-
-
-# ------------------------------------------------------------------ layers
-
-
-def _block_diagonal_mask(in_features: int, out_features: int, num_branches: int) -> np.ndarray:
-    """``(in, out)`` 0/1 mask: input group ``i`` connects to output group ``i`` only."""
-    gi, go = in_features // num_branches, out_features // num_branches
-    rows = np.arange(in_features)[:, None] // gi
-    cols = np.arange(out_features)[None, :] // go
-    return (rows == cols).astype(np.float32)
-
-
-class BranchLinear(nnx.Module):
-    """A dense layer whose kernel is masked block-diagonally into ``K`` branches.
-
-    .. math::
-
-      y = x (W \\odot M) + b, \\qquad
-      M_{jk} = [\\lfloor j / g_\\text{in} \\rfloor = \\lfloor k / g_\\text{out} \\rfloor],
-
-    with ``g_in = in_features / K`` and ``g_out = out_features / K``: output
-    group ``i`` depends only on input group ``i``. The full ``(in, out)`` kernel
-    ``W`` and the full-size bias ``b`` are parameters; the mask ``M`` is a
-    constant. Since ``dL/dW = (x^T dL/dy) * M``, masked entries get exactly zero
-    gradient and never affect ``y``. The kernel is LeCun-normal with the true
-    fan-in ``g_in`` (``lecun_normal() * sqrt(K)`` on the full kernel).
-
-    Args:
-      in_features: input size, divisible by ``num_branches``.
-      out_features: output size, divisible by ``num_branches``.
-      num_branches: ``K``.
-      rngs: ``nnx.Rngs`` for the kernel.
-
-    Returns:
-      A module mapping ``(..., in_features) -> (..., out_features)``.
-
-    Examples:
-      >>> from flax import nnx
-      >>> import jax.numpy as jnp
-      >>> layer = BranchLinear(6, 4, num_branches=2, rngs=nnx.Rngs(0))
-      >>> layer(jnp.ones((3, 6))).shape
-      (3, 4)
-    """
-
-    def __init__(
-        self, in_features: int, out_features: int, *, num_branches: int, rngs: nnx.Rngs
-    ) -> None:
-        in_features = _check_positive_int(in_features, "in_features")
-        out_features = _check_positive_int(out_features, "out_features")
-        num_branches = _check_positive_int(num_branches, "num_branches")
-        _check_rngs(rngs)
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if value % num_branches:
-                raise ValueError(f"{name}={value} is not divisible by num_branches={num_branches}.")
-        self.in_features = in_features
-        self.out_features = out_features
-        self.num_branches = num_branches
-        init = nnx.initializers.lecun_normal()
-        scale = math.sqrt(num_branches)  # fan-in of one output unit is one block
-        self.kernel = nnx.Param(init(rngs.params(), (in_features, out_features)) * scale)
-        self.bias = nnx.Param(jnp.zeros((out_features,)))
-
-    @property
-    def mask(self) -> np.ndarray:
-        """The constant ``(in_features, out_features)`` 0/1 block-diagonal mask."""
-        return _block_diagonal_mask(self.in_features, self.out_features, self.num_branches)
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        """``(..., in_features) -> (..., out_features)``."""
-        if x.shape[-1:] != (self.in_features,):
-            raise ValueError(f"x must have last axis {self.in_features}; got shape {x.shape}.")
-        return x @ (self.kernel[...] * self.mask) + self.bias[...]
-
-
-# For output phase p of a stride-2 transposed conv (rows 2m + p), which input
-# offset di in {0, 1} meets which kernel row (None: no tap); see ConvTranspose2x.
-_PHASE_TAPS = {(0, 0): 1, (0, 1): None, (1, 0): 0, (1, 1): 2}
-
-
-class ConvTranspose2x(nnx.Module):
-    """3x3 transposed convolution, stride 2, PyTorch padding 1, cropped to ``out_size``.
-
-    With ``out_size = 2 (h, w)`` it computes exactly
-
-    * ``nnx.ConvTranspose(cin, cout, (3, 3), strides=(2, 2),
-      padding=((1, 2), (1, 2)))`` (``transpose_kernel=False``), i.e. the
-      stride-1 convolution of the 2x-dilated input padded by ``(k - 1 - p,
-      k - 1 - p + output_padding) = (1, 2)``;
-    * PyTorch's ``ConvTranspose2d(cin, cout, 3, stride=2, padding=1,
-      output_padding=1)`` with weight ``kernel[::-1, ::-1].transpose(2, 3, 0, 1)``
-      (PyTorch scatters with the kernel, flax correlates: a spatial flip).
-
-    A smaller ``out_size`` of ``2 h - 1`` is PyTorch's ``output_padding=0``:
-    output padding only appends rows/columns, so cropping the doubled output
-    gives the same values. This is how the decoder returns to odd encoder sizes
-    (28 -> 14 -> 7 -> 4 -> 7 -> 14 -> 28).
-
-    It is written in "sub-pixel" form: output pixel ``(2m + p, 2n + q)`` only
-    meets kernel rows ``{1}`` (p = 0) or ``{0, 2}`` (p = 1), and likewise for
-    columns, so the layer is one 2x2 stride-1 convolution into ``4 cout``
-    channels (as patches @ kernel) followed by a depth-to-space shuffle. No
-    multiplications by dilation zeros are done and the backward pass is plain
-    matmuls, several times faster on XLA:CPU than the dilated form.
-
-    Args:
-      cin: input channels.
-      cout: output channels.
-      out_size: ``(out_h, out_w)``, each ``2 s - 1`` or ``2 s`` for input size ``s``.
-      rngs: ``nnx.Rngs``; kernel ``(3, 3, cin, cout)`` LeCun-normal (flax's
-        ``ConvTranspose`` default), zero bias.
-
-    Returns:
-      A module mapping ``(B, h, w, cin) -> (B, out_h, out_w, cout)``.
-
-    Examples:
-      >>> from flax import nnx
-      >>> import jax.numpy as jnp
-      >>> layer = ConvTranspose2x(4, 2, (7, 8), rngs=nnx.Rngs(0))
-      >>> layer(jnp.ones((1, 4, 4, 4))).shape
-      (1, 7, 8, 2)
-    """
-
-    def __init__(self, cin: int, cout: int, out_size: Sequence[int], *, rngs: nnx.Rngs) -> None:
-        cin = _check_positive_int(cin, "cin")
-        cout = _check_positive_int(cout, "cout")
-        out_size = _check_int_tuple(out_size, "out_size")
-        if len(out_size) != 2:
-            raise ValueError(f"out_size must be (out_h, out_w); got {out_size}.")
-        _check_rngs(rngs)
-        init = nnx.initializers.lecun_normal()
-        self.kernel = nnx.Param(init(rngs.params(), (3, 3, cin, cout)))
-        self.bias = nnx.Param(jnp.zeros((cout,)))
-        self.out_size = out_size
-
-    def _phase_kernel(self) -> jax.Array:
-        """``(2, 2, cin, 4 cout)``: taps of offset ``(di, dj)`` for the 4 output phases."""
-        w = self.kernel[...]
-        zero = jnp.zeros_like(w[0, 0])
-        rows = []
-        for di in range(2):
-            cols = []
-            for dj in range(2):
-                phases = []
-                for p in range(2):
-                    for q in range(2):
-                        a, b = _PHASE_TAPS[(p, di)], _PHASE_TAPS[(q, dj)]
-                        phases.append(zero if a is None or b is None else w[a, b])
-                cols.append(jnp.concatenate(phases, axis=-1))  # (cin, 4 cout), phase-major
-            rows.append(jnp.stack(cols))
-        return jnp.stack(rows)
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        """``(B, h, w, cin) -> (B, out_h, out_w, cout)``."""
-        if x.ndim != 4 or x.shape[-1] != self.kernel.shape[2]:
-            raise ValueError(f"x must have shape (B, h, w, {self.kernel.shape[2]}); got {x.shape}.")
-        b, h, w, _ = x.shape
-        for s, o in zip((h, w), self.out_size, strict=True):
-            if o not in (2 * s - 1, 2 * s):
-                raise ValueError(f"out_size {self.out_size} is not 2x-1 or 2x of input {(h, w)}.")
-        cout = self.kernel.shape[-1]
-        # The 2x2 convolution as patches @ kernel: its gradients are matmuls,
-        # which XLA:CPU runs far faster than weight-gradient convolutions.
-        xp = jnp.pad(x, ((0, 0), (0, 1), (0, 1), (0, 0)))
-        patches = jnp.concatenate(
-            [xp[:, di : di + h, dj : dj + w] for di in range(2) for dj in range(2)], axis=-1
-        )  # (B, h, w, 4 cin), ordered (di, dj, cin) like the kernel
-        k = self._phase_kernel()
-        y = patches @ k.reshape(-1, k.shape[-1])
-        # y: (B, h, w, 4 cout), phases (p, q) of output pixel (2m + p, 2n + q)
-        y = (
-            y.reshape(b, h, w, 2, 2, cout)
-            .transpose(0, 1, 3, 2, 4, 5)
-            .reshape(b, 2 * h, 2 * w, cout)
-        )
-        return y[:, : self.out_size[0], : self.out_size[1]] + self.bias[...]
-
-
-# ------------------------------------------------------------------ models
 
 
 def _conv_out(size: int) -> int:
@@ -329,7 +107,8 @@ class BranchAutoencoder(nnx.Module):
       ((2, 28, 28, 1), (2, 160), ((28, 28), (14, 14), (7, 7), (4, 4)))
 
     References:
-      Hofer et al., ICML 2019, §5 and the authors' code (REFERENCE.md §3).
+      Hofer et al., ICML 2019, §5 and the authors' code
+      (``docs/method.md#the-autoencoder``).
     """
 
     def __init__(
@@ -341,13 +120,13 @@ class BranchAutoencoder(nnx.Module):
         branch_dim: int = 10,
         rngs: nnx.Rngs,
     ) -> None:
-        input_shape = _check_int_tuple(input_shape, "input_shape")
+        input_shape = check_int_tuple(input_shape, "input_shape")
         if len(input_shape) != 3:
             raise ValueError(f"input_shape must be (H, W, C); got {input_shape}.")
-        filters = _check_int_tuple(filters, "filters", allow_empty=False)
-        num_branches = _check_positive_int(num_branches, "num_branches")
-        branch_dim = _check_positive_int(branch_dim, "branch_dim")
-        _check_rngs(rngs)
+        filters = check_int_tuple(filters, "filters", allow_empty=False)
+        num_branches = check_positive_int(num_branches, "num_branches")
+        branch_dim = check_positive_int(branch_dim, "branch_dim")
+        check_rngs(rngs)
         if filters[-1] % num_branches:
             raise ValueError(
                 f"filters[-1]={filters[-1]} (the last conv's channels) must be divisible by "
@@ -385,20 +164,20 @@ class BranchAutoencoder(nnx.Module):
 
     def features(self, x: jax.Array) -> jax.Array:
         """``(B, H, W, C)`` images -> ``(B, h, w, filters[-1])`` last conv features."""
-        _check_batch(x, self.input_shape, "x")
+        check_batch(x, self.input_shape, "x")
         for conv in self.encoder_convs:
             x = nnx.leaky_relu(conv(x), negative_slope=_LEAKY_SLOPE)
         return x
 
     def flatten(self, f: jax.Array) -> jax.Array:
         """Channel-major (NCHW) flatten: ``(B, h, w, C) -> (B, C h w)``, index ``c h w + y w + x``."""
-        _check_batch(f, self.feature_shape, "f")
+        check_batch(f, self.feature_shape, "f")
         return jnp.transpose(f, (0, 3, 1, 2)).reshape(f.shape[0], -1)
 
     def unflatten(self, v: jax.Array) -> jax.Array:
         """Inverse of :meth:`flatten`: ``(B, C h w) -> (B, h, w, C)``."""
         h, w, c = self.feature_shape
-        _check_batch(v, (c * h * w,), "v")
+        check_batch(v, (c * h * w,), "v")
         return jnp.transpose(v.reshape(v.shape[0], c, h, w), (0, 2, 3, 1))
 
     def encode(self, x: jax.Array) -> jax.Array:
@@ -407,7 +186,7 @@ class BranchAutoencoder(nnx.Module):
 
     def decode(self, z: jax.Array) -> jax.Array:
         """``(B, latent_dim)`` codes -> ``(B, H, W, C)`` reconstructions (no output activation)."""
-        _check_batch(z, (self.latent_dim,), "z")
+        check_batch(z, (self.latent_dim,), "z")
         x = self.unflatten(self.from_latent(z))
         for i, deconv in enumerate(self.decoder_convs):
             x = deconv(x)
@@ -463,11 +242,11 @@ class MLPAutoencoder(nnx.Module):
         branch_dim: int = 10,
         rngs: nnx.Rngs,
     ) -> None:
-        input_shape = _check_int_tuple(input_shape, "input_shape", allow_empty=False)
-        hidden = _check_int_tuple(hidden, "hidden")
-        num_branches = _check_positive_int(num_branches, "num_branches")
-        branch_dim = _check_positive_int(branch_dim, "branch_dim")
-        _check_rngs(rngs)
+        input_shape = check_int_tuple(input_shape, "input_shape", allow_empty=False)
+        hidden = check_int_tuple(hidden, "hidden")
+        num_branches = check_positive_int(num_branches, "num_branches")
+        branch_dim = check_positive_int(branch_dim, "branch_dim")
+        check_rngs(rngs)
         dims = (math.prod(input_shape), *hidden)
         if dims[-1] % num_branches:
             what = "hidden[-1]" if hidden else "the flattened input size"
@@ -495,7 +274,7 @@ class MLPAutoencoder(nnx.Module):
 
     def encode(self, x: jax.Array) -> jax.Array:
         """``(B, *input_shape)`` -> ``(B, latent_dim)``."""
-        _check_batch(x, self.input_shape, "x")
+        check_batch(x, self.input_shape, "x")
         h = x.reshape(x.shape[0], -1)
         for layer in self.encoder_layers:
             h = nnx.leaky_relu(layer(h), negative_slope=_LEAKY_SLOPE)
@@ -503,7 +282,7 @@ class MLPAutoencoder(nnx.Module):
 
     def decode(self, z: jax.Array) -> jax.Array:
         """``(B, latent_dim)`` -> ``(B, *input_shape)``."""
-        _check_batch(z, (self.latent_dim,), "z")
+        check_batch(z, (self.latent_dim,), "z")
         h = self.from_latent(z)
         for layer in self.decoder_layers:
             h = layer(nnx.leaky_relu(h, negative_slope=_LEAKY_SLOPE))
