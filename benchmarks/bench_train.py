@@ -29,6 +29,8 @@ import jax
 import numpy as np
 
 from corel_jax import train as T
+from corel_jax.config import TrainConfig
+from corel_jax.parallel import replicate
 
 INPUT_SHAPE = (32, 32, 3)
 FULL_RUN_STEPS = 50 * (50_000 // 100)
@@ -36,16 +38,16 @@ FULL_RUN_STEPS = 50 * (50_000 // 100)
 
 def build(lam: float, chunk: int) -> dict:
     """Compiles the chunk of ``lam``; returns what :func:`time_chunk` needs."""
-    config = T.TrainConfig(lam=lam, steps_per_dispatch=chunk, devices=1)
+    config = TrainConfig(lam=lam, steps_per_dispatch=chunk, devices=1)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(chunk * config.batch_size, *INPUT_SHAPE), dtype=np.uint8)
     _, state = T.create_train_state(config, INPUT_SHAPE, jax.random.key(0))
     devices = jax.local_devices()[:1]
     run = {
         "lam": lam,
-        "fn": T._make_chunk_fn(devices),
-        "state": T._replicate(state, devices),
-        "images": T._replicate(images, devices),
+        "fn": T.make_chunk_fn(devices),
+        "state": replicate(state, devices),
+        "images": replicate(images, devices),
         "idx": np.arange(len(images)).reshape(1, chunk, config.batch_size),
         "chunk": chunk,
         "batch": config.batch_size,

@@ -1,9 +1,18 @@
 """corel_jax: fast, differentiable 0-dim persistent homology and COREL in JAX.
 
 The top-level package re-exports the persistence core and the losses. The
-other modules (``models``, ``train``, ``data``, ``oneclass``) are imported
-explicitly, e.g. ``from corel_jax import models``, so that
-``import corel_jax`` stays light.
+other modules are imported explicitly, e.g. ``from corel_jax import models``,
+so that ``import corel_jax`` stays light. From the bottom up:
+
+* ``persistence``, ``loss``: 0-dim persistence and the connectivity loss;
+* ``models``: the autoencoders; ``data``: the datasets;
+* ``config``, ``checkpoint``, ``parallel``, ``progress``, ``backbone`` and
+  ``train``: training, one concept per module;
+* ``oneclass``: the one-class protocol; ``plots``: figures;
+* ``published``: the paper's numbers; ``study``, ``demo``: the pipeline;
+* ``commands``: the ``corel-jax`` command line (the library never imports it).
+
+The method itself is described in ``docs/method.md``.
 """
 
 from corel_jax.loss import (

@@ -2,6 +2,6 @@
 
 import sys
 
-from corel_jax.cli import main
+from corel_jax.commands import main
 
 sys.exit(main())

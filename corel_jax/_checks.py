@@ -1,4 +1,4 @@
-"""Small input checks shared by the library; each error message names the argument."""
+"""Small input checks used across the library; each error message names the argument."""
 
 from __future__ import annotations
 

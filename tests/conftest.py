@@ -23,3 +23,15 @@ def rng() -> np.random.Generator:
 def tfds():
     """tensorflow_datasets, or a skip where it is not installed."""
     return pytest.importorskip("tensorflow_datasets")
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory):
+    """A complete 2-epoch run of ``train_helpers.CONFIG`` made with ``corel-jax train``."""
+    from train_helpers import ARGS
+
+    from corel_jax import commands
+
+    workdir = tmp_path_factory.mktemp("reference") / "run"
+    assert commands.main(["train", "--workdir", str(workdir), *ARGS]) == 0
+    return workdir

@@ -1,4 +1,4 @@
-"""Helpers shared by the data tests: IDX writers, split checks, catalog patches."""
+"""Helpers of the data tests: IDX writers, split checks, catalog patches."""
 
 import dataclasses
 import gzip

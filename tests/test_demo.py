@@ -2,7 +2,7 @@
 
 import json
 
-from corel_jax import cli
+from corel_jax import commands
 
 
 def test_demo_on_digits(tmp_path, capsys):
@@ -20,7 +20,7 @@ def test_demo_on_digits(tmp_path, capsys):
         "--n",
         "20",
     ]
-    assert cli.main(args) == 0
+    assert commands.main(args) == 0
     out = capsys.readouterr().out
     assert "| mean |" in out and str(work.absolute()) in out
     results = json.loads((work / "oneclass" / "results.json").read_text())
@@ -40,7 +40,7 @@ def test_demo_on_digits(tmp_path, capsys):
         < summaries["lambda0"]["test_death_mean_abs_dev_from_eta"]
     )
     # a second run reuses the finished backbones
-    assert cli.main(args) == 0
+    assert commands.main(args) == 0
     assert "reusing the trained backbone" in capsys.readouterr().out
     # other settings in the same workdir are refused, not silently mixed
-    assert cli.main([*args[:-4], "--epochs", "4"]) == 2
+    assert commands.main([*args[:-4], "--epochs", "4"]) == 2

@@ -1,8 +1,8 @@
-"""Tests for corel_jax.train: the paper's effect, pmap equivalence, resume, determinism, errors.
+"""Tests for corel_jax.train: the paper's effect, pmap equivalence, resume, extension, errors.
 
 Most tests share one short reference run on scikit-learn's digits (the
-``reference`` fixture, made through the command line), so the file stays
-within a few minutes on a 2-core CPU.
+``reference`` fixture of conftest.py, made through the command line), so the
+file stays within a few minutes on a 2-core CPU.
 """
 
 import json
@@ -18,61 +18,25 @@ import numpy as np
 import optax
 import pytest
 from flax import nnx
+from train_helpers import (
+    ARGS,
+    CONFIG,
+    GPU,
+    STEPS_PER_EPOCH,
+    TOTAL,
+    assert_same_params,
+    checkpoint_steps,
+    params_of,
+    reproducible,
+)
 
-from corel_jax import cli, data
+from corel_jax import checkpoint, commands, data
 from corel_jax import loss as L
 from corel_jax import train as T
-
-# One config, spelled twice: as command-line options and as a TrainConfig.
-ARGS = [
-    "--dataset", "digits", "--num-branches", "8", "--epochs", "2", "--devices", "1",
-    "--checkpoint-every", "8", "--steps-per-dispatch", "4", "--log-every", "5",
-    "--keep-checkpoints", "10",
-]  # fmt: skip
-CONFIG = T.TrainConfig(
-    dataset="digits",
-    num_branches=8,
-    epochs=2,
-    devices=1,
-    checkpoint_every=8,
-    steps_per_dispatch=4,
-    log_every=5,
-    keep_checkpoints=10,
-)
-# On a GPU, float32 convolutions may run in TF32 and reductions in other orders, and runs
-# are bitwise reproducible only with XLA's deterministic ops (CPU runs always are).
-GPU = jax.default_backend() == "gpu"
-TOL = dict(rtol=2e-3, atol=2e-3) if GPU else dict(rtol=1e-5, atol=1e-5)
-reproducible = pytest.mark.skipif(
-    GPU and "--xla_gpu_deterministic_ops=true" not in os.environ.get("XLA_FLAGS", ""),
-    reason="GPU runs are reproducible only with XLA_FLAGS=--xla_gpu_deterministic_ops=true",
-)
-STEPS_PER_EPOCH = 1348 // 100  # digits' train split, batch 100, last batch dropped
-TOTAL = 2 * STEPS_PER_EPOCH
-
-
-def params_of(workdir, step=None) -> list[np.ndarray]:
-    model, _ = T.load_backbone(workdir, step)
-    return [np.asarray(p) for p in jax.tree.leaves(nnx.state(model, nnx.Param))]
-
-
-def assert_same_params(a, b):
-    assert len(a) == len(b)
-    for x, y in zip(a, b, strict=True):
-        np.testing.assert_array_equal(x, y)
-
-
-def checkpoint_steps(workdir) -> list[int]:
-    return sorted(int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """A complete 2-epoch run of CONFIG made with ``corel-jax train``."""
-    workdir = tmp_path_factory.mktemp("reference") / "run"
-    assert cli.main(["train", "--workdir", str(workdir), *ARGS]) == 0
-    return workdir
-
+from corel_jax.backbone import encode, load_backbone
+from corel_jax.config import TrainConfig
+from corel_jax.parallel import replicate
+from corel_jax.train import train_and_evaluate
 
 # ------------------------------------------------------------ the paper's effect
 
@@ -90,17 +54,17 @@ def test_connectivity_loss_concentrates_deaths_around_eta(tmp_path):
     summaries, deaths = {}, {}
     test = data.load("digits", "test").images[:400].reshape(4, 100, 8, 8, 1)
     for lam in (20.0, 0.0):
-        config = T.TrainConfig(
+        config = TrainConfig(
             dataset="digits", num_branches=8, lam=lam, epochs=epochs, devices=1,
             steps_per_dispatch=STEPS_PER_EPOCH,
         )  # fmt: skip
-        summaries[lam] = T.train_and_evaluate(config, tmp_path / f"lam{lam:g}", progress=False)
+        summaries[lam] = train_and_evaluate(config, tmp_path / f"lam{lam:g}", progress=False)
         assert summaries[lam]["completed"] and np.isfinite(summaries[lam]["test_rec"])
         # An independent look: recompute the deaths of 4 held-out batches from the backbone.
-        model, _ = T.load_backbone(tmp_path / f"lam{lam:g}")
+        model, _ = load_backbone(tmp_path / f"lam{lam:g}")
         deaths[lam] = np.stack(
             [
-                np.asarray(L.branch_deaths(jnp.asarray(T.encode(model, x)), num_branches=8))
+                np.asarray(L.branch_deaths(jnp.asarray(encode(model, x)), num_branches=8))
                 for x in test
             ]
         )
@@ -124,14 +88,14 @@ def test_connectivity_loss_concentrates_deaths_around_eta(tmp_path):
 def test_pmap_step_equals_single_device_with_averaged_gradients():
     if jax.local_device_count() < 8:
         pytest.skip("needs 8 (forced) devices")
-    config = T.TrainConfig(batch_size=20, num_branches=8)
+    config = TrainConfig(batch_size=20, num_branches=8)
     images = data.load("digits", "train").images[:160]
     graphdef, state = T.create_train_state(config, images.shape[1:], jax.random.key(0))
     idx = np.arange(160).reshape(8, 1, 20)  # device d gets examples [20 d, 20 d + 20)
 
     devices = jax.local_devices()
-    chunk = T._make_chunk_fn(devices)
-    par_state, metrics = chunk(T._replicate(state, devices), T._replicate(images, devices), idx)
+    chunk = T.make_chunk_fn(devices)
+    par_state, metrics = chunk(replicate(state, devices), replicate(images, devices), idx)
     for leaf in jax.tree.leaves(par_state.params):  # all replicas agree
         for d in range(1, 8):
             np.testing.assert_array_equal(leaf[0], leaf[d])
@@ -156,7 +120,7 @@ def test_pmap_step_equals_single_device_with_averaged_gradients():
 
 @jax.default_matmul_precision("highest")  # no TF32 on GPUs: float32 throughout
 def test_train_step_is_a_pure_adam_step_on_the_papers_loss():
-    config = T.TrainConfig(num_branches=8, lam=20.0, eta=2.0)
+    config = TrainConfig(num_branches=8, lam=20.0, eta=2.0)
     images = data.load("digits", "train").images[:100]
     graphdef, state = T.create_train_state(config, images.shape[1:], jax.random.key(3))
     new, metrics = jax.jit(T.train_step)(state, images)
@@ -201,20 +165,20 @@ def test_metrics_jsonl_config_and_summary(reference):
         np.testing.assert_allclose(r["loss"], r["rec"] + 20.0 * r["conn"], rtol=1e-4)
         assert r["examples_per_s"] > 0
     saved = json.loads((reference / "config.json").read_text())
-    assert T.TrainConfig.from_dict(saved) == CONFIG
+    assert TrainConfig.from_dict(saved) == CONFIG
     summary = json.loads((reference / "summary.json").read_text())
     assert summary["completed"] and summary["step"] == summary["total_steps"] == TOTAL
     assert checkpoint_steps(reference) == [8, 16, 24, 26]
 
 
 def test_checkpoint_holds_the_config_and_load_backbone_restores_it(reference):
-    model, config = T.load_backbone(reference)
+    model, config = load_backbone(reference)
     assert config == CONFIG
-    meta = T._read_meta(reference, TOTAL)
+    meta = checkpoint.read_meta(reference, TOTAL)
     assert (
         meta["input_shape"] == [8, 8, 1]
         and meta["devices"] == 1
-        and T.TrainConfig.from_dict(meta["config"]) == CONFIG
+        and TrainConfig.from_dict(meta["config"]) == CONFIG
     )
     # config.json is not needed to load the backbone
     assert model.latent_dim == 80 and tuple(model.input_shape) == (8, 8, 1)
@@ -225,8 +189,8 @@ def test_checkpoint_holds_the_config_and_load_backbone_restores_it(reference):
 @reproducible
 def test_same_seed_same_result_other_seed_differs(reference, tmp_path):
     for seed, same in ((0, True), (1, False)):
-        config = T.TrainConfig(**{**CONFIG.to_dict(), "seed": seed})
-        part = T.train_and_evaluate(config, tmp_path / str(seed), progress=False, stop_after=8)
+        config = TrainConfig(**{**CONFIG.to_dict(), "seed": seed})
+        part = train_and_evaluate(config, tmp_path / str(seed), progress=False, stop_after=8)
         assert part == {"step": 8, "total_steps": TOTAL, "completed": False}
         a, b = params_of(tmp_path / str(seed), 8), params_of(reference, 8)
         if same:
@@ -238,15 +202,15 @@ def test_same_seed_same_result_other_seed_differs(reference, tmp_path):
 @reproducible
 def test_interrupted_run_resumes_exactly_and_skips_incomplete_checkpoints(reference, tmp_path):
     work = tmp_path / "part"
-    part = T.train_and_evaluate(CONFIG, work, stop_after=16, progress=True)
+    part = train_and_evaluate(CONFIG, work, stop_after=16, progress=True)
     assert part == {"step": 16, "total_steps": TOTAL, "completed": False}
     assert checkpoint_steps(work) == [8, 16] and not (work / "summary.json").exists()
     # What a run killed while writing step 24 leaves behind: orbax's temporary folder.
     junk = work / "checkpoints" / "24.orbax-checkpoint-tmp-1700000000000000"
     (junk / "state").mkdir(parents=True)
     (junk / "state" / "_METADATA").write_text("{truncated")
-    assert T._latest_step(work) == 16
-    done = T.train_and_evaluate(CONFIG, work, resume=True, progress=True)
+    assert checkpoint.latest_step(work) == 16
+    done = train_and_evaluate(CONFIG, work, resume=True, progress=True)
     assert done["completed"] and done["step"] == TOTAL
     assert_same_params(params_of(work), params_of(reference))
     assert done["test_rec"] == json.loads((reference / "summary.json").read_text())["test_rec"]
@@ -273,132 +237,94 @@ def test_killed_run_resumes_from_a_complete_checkpoint(reference, tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run ended before it was killed"
-    latest = T._latest_step(work)
+    latest = checkpoint.latest_step(work)
     assert latest is not None and latest < TOTAL and not (work / "summary.json").exists()
-    assert cli.main(["train", "--workdir", str(work), "--resume", *ARGS]) == 0
+    assert commands.main(["train", "--workdir", str(work), "--resume", *ARGS]) == 0
     assert_same_params(params_of(work), params_of(reference))
 
 
-# ----------------------------------------------------------------- encoding
+@reproducible
+def test_resume_with_more_epochs_extends_the_run(tmp_path):
+    """A finished 2-epoch run resumed with epochs=3 equals a 3-epoch run from scratch.
 
-
-def test_encode_matches_the_model_and_pads_the_last_batch(reference):
-    model, _ = T.load_backbone(reference)
-    images = data.load("digits", "test").images
-    z = T.encode(model, images, batch_size=100)
-    assert z.shape == (449, 80) and z.dtype == np.float32
-    direct = np.asarray(model.encode(jnp.asarray(images, jnp.float32) / 255))
-    np.testing.assert_allclose(z, direct, **TOL)
-    assert T.encode(model, images[:0]).shape == (0, 80)
-    with pytest.raises(ValueError, match="images"):
-        T.encode(model, images[..., 0])
-    with pytest.raises(ValueError, match="batch_size"):
-        T.encode(model, images, batch_size=0)
+    A small MLP on 300 digits: 3 steps per epoch, chunks of at most 2 steps.
+    """
+    small = dict(
+        dataset="digits",
+        model="mlp",
+        hidden=(32,),
+        num_branches=4,
+        branch_dim=2,
+        devices=1,
+        max_examples=300,
+        steps_per_dispatch=2,
+        checkpoint_every=4,
+        log_every=1,
+    )  # fmt: skip  (3 steps per epoch)
+    shorter, longer = TrainConfig(epochs=2, **small), TrainConfig(epochs=3, **small)
+    work = tmp_path / "extended"
+    assert train_and_evaluate(shorter, work, progress=True)["step"] == 6
+    done = train_and_evaluate(longer, work, resume=True, progress=True)
+    assert done["completed"] and done["step"] == done["total_steps"] == 9
+    assert TrainConfig.from_json((work / "config.json").read_text()) == longer
+    assert json.loads((work / "summary.json").read_text())["step"] == 9
+    assert load_backbone(work)[1] == longer
+    scratch = train_and_evaluate(longer, tmp_path / "scratch", progress=True)
+    assert_same_params(params_of(work), params_of(tmp_path / "scratch"))
+    assert done["test_rec"] == scratch["test_rec"]
+    # the same chunks (ends at multiples of 2 and 4 and at epoch ends 3, 6, 9) as from scratch
+    steps = [json.loads(line)["step"] for line in (work / "metrics.jsonl").open()]
+    assert steps == [
+        json.loads(line)["step"] for line in (tmp_path / "scratch/metrics.jsonl").open()
+    ]
+    assert steps == [2, 3, 4, 6, 8, 9]
 
 
 # ---------------------------------------------------------------- bad input
 
 
 class TestBadInput:
-    @pytest.mark.parametrize(
-        "kwargs,field",
-        [
-            (dict(lam=-1.0), "lam"),
-            (dict(lam=float("nan")), "lam"),
-            (dict(eta=0.0), "eta"),
-            (dict(epochs="3"), "epochs"),
-            (dict(epochs=True), "epochs"),
-            (dict(batch_size=1), "batch_size"),
-            (dict(metric="cosine"), "metric"),
-            (dict(dataset="cifar11"), "dataset"),
-            (dict(num_branches=3), "num_branches"),
-            (dict(learning_rate=0), "learning_rate"),
-            (dict(devices=10_000), "devices"),
-            (dict(model="resnet"), "model"),
-            (dict(filters=[32, 64, 128]), "filters"),
-            (dict(log_every=0), "log_every"),
-            (dict(max_examples=-5), "max_examples"),
-            (dict(seed=-1), "seed"),
-        ],
-    )
-    def test_config_fields(self, kwargs, field):
-        with pytest.raises(ValueError, match=rf"TrainConfig\.{field} must be"):
-            T.TrainConfig(**kwargs)
-
-    def test_from_dict_rejects_unknown_fields(self):
-        with pytest.raises(ValueError, match="Unknown TrainConfig fields: \\['lambda'\\]"):
-            T.TrainConfig.from_dict({"lambda": 20})
-
     def test_dataset_smaller_than_a_batch_writes_nothing(self, tmp_path):
-        config = T.TrainConfig(max_examples=50, devices=1)
+        config = TrainConfig(max_examples=50, devices=1)
         with pytest.raises(ValueError, match="50 examples .* fewer than one global batch"):
-            T.train_and_evaluate(config, tmp_path / "w")
+            train_and_evaluate(config, tmp_path / "w")
         assert not (tmp_path / "w").exists()
 
     @pytest.mark.multidevice
     def test_global_batch_over_all_devices(self, tmp_path):
         if jax.local_device_count() < 8:
             pytest.skip("needs 8 (forced) devices")
-        config = T.TrainConfig(max_examples=700)  # 700 < 100 x 8
+        config = TrainConfig(max_examples=700)  # 700 < 100 x 8
         with pytest.raises(ValueError, match="batch_size 100 x 8 devices = 800"):
-            T.train_and_evaluate(config, tmp_path / "w")
+            train_and_evaluate(config, tmp_path / "w")
+        assert not (tmp_path / "w").exists()
+
+    def test_more_devices_than_there_are_writes_nothing(self, tmp_path):
+        # Checked when training starts: building a config queries no device.
+        with pytest.raises(ValueError, match=r"TrainConfig\.devices must be None or an int in"):
+            train_and_evaluate(TrainConfig(devices=10_000), tmp_path / "w")
         assert not (tmp_path / "w").exists()
 
     def test_images_must_be_uint8_nhwc(self, tmp_path):
         with pytest.raises(ValueError, match="images must be uint8"):
-            T.train_and_evaluate(CONFIG, tmp_path / "w", images=np.zeros((200, 8, 8, 1)))
+            train_and_evaluate(CONFIG, tmp_path / "w", images=np.zeros((200, 8, 8, 1)))
         assert not (tmp_path / "w").exists()
 
     def test_workdir_rules(self, reference, tmp_path):
         (tmp_path / "busy").mkdir()
         (tmp_path / "busy" / "x").write_text("x")
         with pytest.raises(ValueError, match="not empty; pass resume=True"):
-            T.train_and_evaluate(CONFIG, tmp_path / "busy")
+            train_and_evaluate(CONFIG, tmp_path / "busy")
         with pytest.raises(ValueError, match="no run to resume"):
-            T.train_and_evaluate(CONFIG, tmp_path / "none", resume=True)
+            train_and_evaluate(CONFIG, tmp_path / "none", resume=True)
         assert not (tmp_path / "none").exists()
-        other = T.TrainConfig(**{**CONFIG.to_dict(), "lam": 1.0})
+        other = TrainConfig(**{**CONFIG.to_dict(), "lam": 1.0})
         with pytest.raises(ValueError, match=r"config differs .*'lam': \(20.0, 1.0\)"):
-            T.train_and_evaluate(other, reference, resume=True)
+            train_and_evaluate(other, reference, resume=True)
+        fewer = TrainConfig(**{**CONFIG.to_dict(), "epochs": 1})
+        with pytest.raises(ValueError, match=r"config differs .*'epochs': \(2, 1\)"):
+            train_and_evaluate(fewer, reference, resume=True)
         with pytest.raises(ValueError, match="no complete training checkpoint"):
-            T.load_backbone(tmp_path / "busy")
+            load_backbone(tmp_path / "busy")
         with pytest.raises(ValueError, match="no checkpoint of step 3"):
-            T.load_backbone(reference, 3)
-
-
-# --------------------------------------------------------------- command line
-
-
-def test_cli_help_options_and_errors(capsys, tmp_path):
-    with pytest.raises(SystemExit):
-        cli.main(["train", "--help"])
-    out = capsys.readouterr().out
-    for option in (
-        "--dataset", "--data-dir", "--model", "--num-branches", "--branch-dim", "--lam", "--eta",
-        "--metric", "--batch-size", "--lr", "--epochs", "--seed", "--workdir", "--resume",
-        "--checkpoint-every", "--max-examples", "--distributed",
-    ):  # fmt: skip
-        assert option in out
-    args = cli.build_parser().parse_args(["train", "--workdir", "w", *ARGS])
-    assert T.config_from_args(args) == CONFIG
-    assert cli.main(["train", "--workdir", str(tmp_path / "w"), "--lam", "-3"]) == 2
-    assert "TrainConfig.lam must be a finite number >= 0" in capsys.readouterr().err
-    assert not (tmp_path / "w").exists()
-
-
-def test_cli_run_prints_progress_and_summary(tmp_path):
-    """A tiny run through ``python -m corel_jax train`` (stdout not a tty: plain lines)."""
-    out = subprocess.run(
-        [sys.executable, "-m", "corel_jax", "train", "--workdir", str(tmp_path / "w"),
-         "--dataset", "digits", "--num-branches", "4", "--epochs", "1", "--devices", "1",
-         "--max-examples", "300", "--steps-per-dispatch", "3", "--log-every", "1"],
-        env=dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1"),
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    lines = [line for line in out.stdout.splitlines() if line.startswith("step ")]
-    assert [line.split()[1] for line in lines] == ["3/3"]
-    assert "rec" in lines[0] and "conn" in lines[0] and "examples/s" in lines[0]
-    assert '"completed": true' in out.stdout
-    model, config = T.load_backbone(tmp_path / "w")
-    assert config.max_examples == 300 and model.latent_dim == 40
+            load_backbone(reference, 3)

@@ -13,22 +13,6 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = [
-    "CATALOG",
-    "CIFAR100_CLASSES",
-    "CIFAR10_CLASSES",
-    "CIFAR20_CLASSES",
-    "DATASETS",
-    "DEBIAN_FASHION_MNIST",
-    "DIGIT_NAMES",
-    "FASHION_MNIST_CLASSES",
-    "SOURCES",
-    "SPLITS",
-    "DatasetInfo",
-    "check_split",
-    "info",
-]
-
 SPLITS: tuple[str, ...] = ("train", "test")
 # Kinds of source a dataset can be read from (see corel_jax.data.loading).
 SOURCES: tuple[str, ...] = ("sklearn", "idx", "tfds")
@@ -71,10 +55,9 @@ class DatasetInfo:
 
     Attributes:
       name: the name :func:`corel_jax.data.load` takes.
-      description: one line for documentation and help texts.
       sources: kinds of source tried in order, from :data:`SOURCES`.
       image_shape: ``(H, W, C)`` of one image.
-      sizes: ``{split: number of examples}`` of the complete splits.
+      sizes: ``(train, test)`` numbers of examples of the complete splits.
       class_names: one name per label, or None to take them from tfds's
         metadata (imagenet32's 1,000 WordNet ids).
       tfds_name: the tensorflow-datasets name (``"tfds"`` source).
@@ -85,10 +68,9 @@ class DatasetInfo:
     """
 
     name: str
-    description: str
     sources: tuple[str, ...]
     image_shape: tuple[int, int, int]
-    sizes: Mapping[str, int]
+    sizes: tuple[int, int]
     class_names: tuple[str, ...] | None
     tfds_name: str | None = None
     label_key: str = "label"
@@ -102,56 +84,30 @@ class DatasetInfo:
 
 
 _IDX_HINT = "Or pass data_dir= (--data-dir) a folder holding the four IDX files {files}."
+_FASHION_HINT = (
+    f"{_IDX_HINT}\nOn Debian/Ubuntu: apt-get install dataset-fashion-mnist (found in "
+    f"{DEBIAN_FASHION_MNIST} automatically)."
+)
+_IMAGENET_HINT = (
+    "imagenet_resized needs the downsampled ImageNet archives Imagenet32_train_npz.zip and "
+    "Imagenet32_val_npz.zip (about 3 GB) from https://image-net.org (registered users only)."
+)
+_DEBIAN = (DEBIAN_FASHION_MNIST,)
+_VALIDATION = {"test": "validation"}  # imagenet32's test split is ImageNet's validation set
 
-CATALOG: dict[str, DatasetInfo] = {
-    info.name: info
-    for info in (
-        DatasetInfo(
-            "digits", "scikit-learn's 1,797 embedded 8x8 digits, split 1,348 / 449 (offline)",
-            ("sklearn",), (8, 8, 1), {"train": 1348, "test": 449}, DIGIT_NAMES,
-        ),
-        DatasetInfo(
-            "fashion_mnist", "Fashion-MNIST, 28x28 grayscale, 10 classes",
-            ("idx", "tfds"), (28, 28, 1), {"train": 60000, "test": 10000}, FASHION_MNIST_CLASSES,
-            tfds_name="fashion_mnist", idx_dirs=(DEBIAN_FASHION_MNIST,),
-            hint=_IDX_HINT + "\nOn Debian/Ubuntu: apt-get install dataset-fashion-mnist "
-            f"(found in {DEBIAN_FASHION_MNIST} automatically).",
-        ),
-        DatasetInfo(
-            "mnist", "MNIST, 28x28 grayscale digits",
-            ("idx", "tfds"), (28, 28, 1), {"train": 60000, "test": 10000}, DIGIT_NAMES,
-            tfds_name="mnist", hint=_IDX_HINT,
-        ),
-        DatasetInfo(
-            "cifar10", "CIFAR-10, 32x32 colour, 10 classes",
-            ("tfds",), (32, 32, 3), {"train": 50000, "test": 10000}, CIFAR10_CLASSES,
-            tfds_name="cifar10",
-        ),
-        DatasetInfo(
-            "cifar100", "CIFAR-100, its 100 fine labels",
-            ("tfds",), (32, 32, 3), {"train": 50000, "test": 10000}, CIFAR100_CLASSES,
-            tfds_name="cifar100",
-        ),
-        DatasetInfo(
-            "cifar20", "CIFAR-100 with its 20 coarse (superclass) labels",
-            ("tfds",), (32, 32, 3), {"train": 50000, "test": 10000}, CIFAR20_CLASSES,
-            tfds_name="cifar100", label_key="coarse_label",
-        ),
-        DatasetInfo(
-            "svhn", "SVHN cropped digits, 32x32 colour",
-            ("tfds",), (32, 32, 3), {"train": 73257, "test": 26032}, DIGIT_NAMES,
-            tfds_name="svhn_cropped",
-        ),
-        DatasetInfo(
-            "imagenet32", "ImageNet downsampled to 32x32, 1,000 classes; test = its validation set",
-            ("tfds",), (32, 32, 3), {"train": 1281167, "test": 50000}, None,
-            tfds_name="imagenet_resized/32x32", tfds_splits={"test": "validation"},
-            hint="imagenet_resized needs the downsampled ImageNet archives "
-            "Imagenet32_train_npz.zip and Imagenet32_val_npz.zip (about 3 GB) from "
-            "https://image-net.org (registered users only).",
-        ),
-    )
-}  # fmt: skip
+# fmt: off
+CATALOG: dict[str, DatasetInfo] = {d.name: d for d in (
+    #           name             sources          image shape  (train, test)     class names            tfds name, label feature, ...
+    DatasetInfo("digits",        ("sklearn",),    (8, 8, 1),   (1348, 449),      DIGIT_NAMES),
+    DatasetInfo("fashion_mnist", ("idx", "tfds"), (28, 28, 1), (60000, 10000),   FASHION_MNIST_CLASSES, "fashion_mnist", idx_dirs=_DEBIAN, hint=_FASHION_HINT),
+    DatasetInfo("mnist",         ("idx", "tfds"), (28, 28, 1), (60000, 10000),   DIGIT_NAMES,           "mnist", hint=_IDX_HINT),
+    DatasetInfo("cifar10",       ("tfds",),       (32, 32, 3), (50000, 10000),   CIFAR10_CLASSES,       "cifar10"),
+    DatasetInfo("cifar100",      ("tfds",),       (32, 32, 3), (50000, 10000),   CIFAR100_CLASSES,      "cifar100"),
+    DatasetInfo("cifar20",       ("tfds",),       (32, 32, 3), (50000, 10000),   CIFAR20_CLASSES,       "cifar100", "coarse_label"),
+    DatasetInfo("svhn",          ("tfds",),       (32, 32, 3), (73257, 26032),   DIGIT_NAMES,           "svhn_cropped"),
+    DatasetInfo("imagenet32",    ("tfds",),       (32, 32, 3), (1281167, 50000), None,                  "imagenet_resized/32x32", tfds_splits=_VALIDATION, hint=_IMAGENET_HINT),
+)}
+# fmt: on
 
 DATASETS: tuple[str, ...] = tuple(CATALOG)
 

@@ -327,20 +327,10 @@ def create_model(
     """
     if not isinstance(name, str):
         raise TypeError(f"name must be a str, one of {MODELS}; got {type(name).__name__}.")
-    if name == "branch":
-        return BranchAutoencoder(
-            input_shape=input_shape,
-            filters=filters,
-            num_branches=num_branches,
-            branch_dim=branch_dim,
-            rngs=rngs,
-        )
-    if name == "mlp":
-        return MLPAutoencoder(
-            input_shape=input_shape,
-            hidden=hidden,
-            num_branches=num_branches,
-            branch_dim=branch_dim,
-            rngs=rngs,
-        )
-    raise ValueError(f"Unknown model name {name!r}; expected one of {MODELS}.")
+    if name not in MODELS:
+        raise ValueError(f"Unknown model name {name!r}; expected one of {MODELS}.")
+    # the layout argument each model takes: the conv channels, or the hidden widths
+    cls, layout = (BranchAutoencoder, {"filters": filters}) if name == "branch" else (
+        MLPAutoencoder, {"hidden": hidden})  # fmt: skip
+    return cls(input_shape=input_shape, num_branches=num_branches, branch_dim=branch_dim,
+               rngs=rngs, **layout)  # fmt: skip

@@ -1,0 +1,219 @@
+"""Using a trained backbone: build its model, load it, encode images, measure its death times.
+
+A backbone is the autoencoder of a training run (:mod:`corel_jax.train`);
+its encoder maps images to codes of ``num_branches x branch_dim`` values. The
+held-out statistics here (reconstruction loss, connectivity loss, per-branch
+death times on test batches of the training batch size) are what training
+reports at its end and what the demo and the experiments plot.
+
+Examples:
+  >>> from corel_jax.backbone import load_backbone, encode
+  >>> model, config = load_backbone("runs/fmnist")  # doctest: +SKIP
+  >>> codes = encode(model, images_uint8)  # (N, 160) float32  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from corel_jax import checkpoint
+from corel_jax import loss as losses
+from corel_jax._checks import check_positive_int
+from corel_jax.config import TrainConfig
+from corel_jax.models import create_model
+
+__all__ = [
+    "build_model",
+    "death_summary",
+    "encode",
+    "evaluate",
+    "held_out_statistics",
+    "load_backbone",
+]
+
+
+def build_model(config: TrainConfig, input_shape: Sequence[int], *, rngs: nnx.Rngs) -> nnx.Module:
+    """The autoencoder that ``config`` describes, for images of shape ``input_shape``."""
+    return create_model(
+        config.model,
+        input_shape=tuple(int(s) for s in input_shape),
+        num_branches=config.num_branches,
+        branch_dim=config.branch_dim,
+        filters=config.filters,
+        hidden=config.hidden,
+        rngs=rngs,
+    )
+
+
+def _key_path(path) -> tuple[str, ...]:
+    return tuple(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
+
+
+def load_backbone(
+    workdir: str | os.PathLike, step: int | None = None
+) -> tuple[nnx.Module, TrainConfig]:
+    """The trained model of a work directory and its config.
+
+    Args:
+      workdir: a directory written by :func:`corel_jax.train.train_and_evaluate`.
+      step: the checkpoint to load (default: the latest complete one).
+
+    Returns:
+      ``(model, config)``: a fresh ``nnx`` model holding the checkpoint's
+      parameters, and the config saved with it.
+
+    Raises:
+      ValueError: ``workdir`` holds no checkpoint (or not ``step``).
+    """
+    workdir = Path(workdir)
+    latest = checkpoint.latest_step(workdir)
+    if latest is None:
+        raise ValueError(f"{workdir} holds no complete training checkpoint.")
+    step = latest if step is None else step
+    if not checkpoint.step_dir(workdir, step).is_dir():
+        raise ValueError(f"{workdir} holds no checkpoint of step {step}.")
+    meta = checkpoint.read_meta(workdir, step)
+    if meta is not None:
+        config = TrainConfig.from_dict(meta["config"])
+        input_shape = tuple(meta["input_shape"])
+    else:  # the old format: the config beside the checkpoints, the shape from the data
+        from corel_jax import data
+
+        config = TrainConfig.from_json((workdir / "config.json").read_text())
+        split = data.load(config.dataset, "test", data_dir=config.data_dir)
+        input_shape = split.images.shape[1:]
+    graphdef, params = nnx.split(build_model(config, input_shape, rngs=nnx.Rngs(0)), nnx.Param)
+    saved = jax.tree_util.tree_leaves_with_path(checkpoint.restore(workdir, step)["params"])
+    saved = {_key_path(path): leaf for path, leaf in saved}
+
+    def take(path, leaf):
+        value = saved.get(_key_path(path))
+        if value is None or value.shape != leaf.shape:
+            raise ValueError(f"{workdir}: checkpoint {step} does not fit its config at {path}.")
+        return jnp.asarray(value, leaf.dtype)
+
+    return nnx.merge(graphdef, jax.tree_util.tree_map_with_path(take, params)), config
+
+
+def encode(model: nnx.Module, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
+    """Latent codes of uint8 images, jitted and batched.
+
+    Args:
+      model: an autoencoder with ``encode`` (e.g. from :func:`load_backbone`).
+      images: ``(N, H, W, C)`` uint8 images (scaled to [0, 1] inside).
+      batch_size: examples per call; the last batch is padded, so the
+        function compiles once.
+
+    Returns:
+      ``(N, latent_dim)`` float32 codes.
+    """
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(f"images must be (N, H, W, C); got shape {images.shape}.")
+    check_positive_int(batch_size, "batch_size")
+    graphdef, state = nnx.split(model)
+
+    @jax.jit
+    def run(state, x):
+        return nnx.merge(graphdef, state).encode(x.astype(jnp.float32) / 255.0)
+
+    out = []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start : start + batch_size]
+        pad = batch_size - len(chunk)
+        if pad:
+            chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
+        out.append(np.asarray(run(state, chunk), np.float32)[: batch_size - pad])
+    if not out:
+        return np.zeros((0, model.latent_dim), np.float32)
+    return np.concatenate(out)
+
+
+def held_out_statistics(
+    model: nnx.Module, images: np.ndarray, config: TrainConfig, *, max_batches: int = 10
+) -> dict[str, np.ndarray]:
+    """Per-batch losses and death times on held-out images, in batches of ``config.batch_size``.
+
+    Args:
+      model: the autoencoder.
+      images: ``(N, H, W, C)`` uint8 images, used in order.
+      config: gives the batch size, branches, metric and ``eta``.
+      max_batches: use at most this many whole batches.
+
+    Returns:
+      ``rec`` and ``conn``, ``(n,)`` per batch (``conn`` as the connectivity
+      loss defines it, whatever ``lam``), and ``deaths``, ``(n, K, B - 1)``:
+      the per-branch 0-dim death times of each batch. ``n`` may be 0.
+    """
+    b = config.batch_size
+    n = min(len(images) // b, max_batches)
+    graphdef, state = nnx.split(model)
+
+    @jax.jit
+    def stats(state, x_uint8):
+        x = x_uint8.astype(jnp.float32) / 255.0
+        x_hat, z = nnx.merge(graphdef, state)(x)
+        deaths = losses.branch_deaths(z, num_branches=config.num_branches, metric=config.metric)
+        conn = jnp.mean(jnp.sum(jnp.abs(config.eta - deaths), -1))
+        return losses.reconstruction_loss(x, x_hat), conn, deaths
+
+    per_batch = [jax.device_get(stats(state, images[i * b : (i + 1) * b])) for i in range(n)]
+    k, width = config.num_branches, b - 1
+    return {
+        "rec": np.asarray([p[0] for p in per_batch], np.float64),
+        "conn": np.asarray([p[1] for p in per_batch], np.float64),
+        "deaths": np.asarray([p[2] for p in per_batch], np.float32).reshape(n, k, width),
+    }
+
+
+def death_summary(deaths: np.ndarray, *, eta: float) -> dict[str, float]:
+    """``mean``, ``std`` and ``mean_abs_dev_from_eta`` (mean of ``|d - eta|``) of death times."""
+    deaths = np.asarray(deaths, np.float64).ravel()
+    return {
+        "mean": float(deaths.mean()),
+        "std": float(deaths.std()),
+        "mean_abs_dev_from_eta": float(np.abs(deaths - eta).mean()),
+    }
+
+
+def evaluate(
+    model: nnx.Module,
+    config: TrainConfig,
+    *,
+    input_shape: Sequence[int] | None = None,
+    max_batches: int = 10,
+) -> dict[str, float]:
+    """Held-out losses and death-time statistics on the test split of ``config.dataset``.
+
+    On up to ``max_batches`` batches of ``config.batch_size`` test examples, in order.
+
+    Returns:
+      ``test_rec``, ``test_conn`` (means over batches), ``test_death_mean``,
+      ``test_death_std`` and ``test_death_mean_abs_dev_from_eta`` (over all
+      per-branch death times of those batches). Empty when the test split is
+      unavailable, smaller than one batch, or of another image shape than
+      ``input_shape``.
+    """
+    from corel_jax import data
+
+    try:
+        test = data.load(config.dataset, "test", data_dir=config.data_dir).images
+    except data.DatasetNotAvailableError:
+        return {}
+    if input_shape is not None and tuple(test.shape[1:]) != tuple(input_shape):
+        return {}
+    stats = held_out_statistics(model, test, config, max_batches=max_batches)
+    if len(stats["rec"]) == 0:
+        return {}
+    out = {"test_rec": float(stats["rec"].mean()), "test_conn": float(stats["conn"].mean())}
+    out.update(
+        {f"test_death_{k}": v for k, v in death_summary(stats["deaths"], eta=config.eta).items()}
+    )
+    return out

@@ -1,0 +1,85 @@
+"""The ``corel-jax`` command line (also ``python -m corel_jax``).
+
+One module per command (:mod:`~corel_jax.commands.train`,
+:mod:`~corel_jax.commands.oneclass`, :mod:`~corel_jax.commands.demo`), each
+with ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
+Commands are thin: parse, validate, call the library, print. This module wires
+them up, configures logging (``--quiet`` / ``--verbose``) and turns the errors
+a user can fix (a bad option, missing data, a missing optional dependency)
+into one ``error: ...`` message on stderr and exit status 2, without a
+traceback. The library never imports this package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from corel_jax._extras import MissingExtraError
+from corel_jax.commands import demo, oneclass, train
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+COMMANDS = {"train": train, "oneclass": oneclass, "demo": demo}
+
+
+class _ConsoleHandler(logging.Handler):
+    """Library messages for a terminal: INFO and below to stdout, warnings and errors to stderr.
+
+    The streams are looked up when a message is written, so redirections of
+    ``sys.stdout`` (e.g. pytest's capture) are honoured.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        stream = sys.stdout if record.levelno < logging.WARNING else sys.stderr
+        prefix = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
+        stream.write(prefix + self.format(record) + "\n")
+        stream.flush()
+
+
+def configure_logging(verbosity: int) -> None:
+    """Shows ``corel_jax``'s messages: warnings only (-1), progress (0), or debug (1)."""
+    logger = logging.getLogger("corel_jax")
+    for handler in [h for h in logger.handlers if isinstance(h, _ConsoleHandler)]:
+        logger.removeHandler(handler)
+    logger.addHandler(_ConsoleHandler())
+    logger.setLevel({-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``corel-jax`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="corel-jax",
+        description="COREL in JAX: connectivity-optimized representation learning.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    loudness = common.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=-1,
+                          default=0, help="Print warnings and results only.")  # fmt: skip
+    loudness.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const=1,
+                          help="Print debugging messages too.")  # fmt: skip
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module in COMMANDS.items():
+        p = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=module.HELP,
+            parents=[common],
+            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        )
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``corel-jax`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    configure_logging(args.verbosity)
+    try:
+        return int(args._run(args) or 0)
+    except (ValueError, MissingExtraError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

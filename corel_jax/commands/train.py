@@ -1,0 +1,89 @@
+"""``corel-jax train``: train a backbone; its options are generated from TrainConfig's fields."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import types
+import typing
+from pathlib import Path
+
+from corel_jax.config import TrainConfig
+
+HELP = "Train an autoencoder with the connectivity loss."
+
+
+def _metric(text: str) -> str | tuple[str, float]:
+    """``--metric`` values: a name (``l1``, ``l2``, ...) or ``minkowski:P``."""
+    kind, _, p = text.partition(":")
+    if not p:
+        return text
+    try:
+        return kind, float(p)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a Minkowski exponent: {p!r}") from None
+
+
+# Field types -> (argparse type, nargs); fields of other types name their parser here.
+_TYPES = {str: (str, None), int: (int, None), float: (float, None), tuple[int, ...]: (int, "+")}
+_BY_NAME = {"metric": (_metric, None)}
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One option per :class:`TrainConfig` field: ``--field-name`` (and the field's ``flags``)."""
+    hints = typing.get_type_hints(TrainConfig)
+    for f in dataclasses.fields(TrainConfig):
+        hint = hints[f.name]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if f.name in _BY_NAME:
+            kind, nargs = _BY_NAME[f.name]
+        else:
+            union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+            kind, nargs = _TYPES[args[0] if union else hint]
+        flags = (f"--{f.name.replace('_', '-')}", *f.metadata.get("flags", ()))
+        parser.add_argument(*flags, dest=f.name, type=kind, nargs=nargs, default=f.default,
+                            help=f.metadata["help"])  # fmt: skip
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The :class:`TrainConfig` of parsed options (validated)."""
+    return TrainConfig.from_dict(
+        {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``corel-jax train``; touches no JAX backend (``--distributed`` needs that)."""
+    a = parser.add_argument
+    a("--workdir", required=True, help="Run directory: checkpoints, config.json, metrics.jsonl.")
+    a("--resume", action="store_true", help="Continue the run in --workdir from its latest "
+      "checkpoint (same options as the first run; a larger --epochs extends it). Without it "
+      "--workdir must be new or empty.")  # fmt: skip
+    add_config_arguments(parser)
+    a("--distributed", action="store_true",
+      help="Multi-host: call jax.distributed.initialize (see corel_jax.train).")  # fmt: skip
+    a("--coordinator-address", default=None, help="Multi-host: host:port of process 0.")
+    a("--num-processes", type=int, default=None, help="Multi-host: number of processes.")
+    a("--process-id", type=int, default=None, help="Multi-host: this process's index.")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validates the options, trains, prints the summary."""
+    config = config_from_args(args)
+    import jax
+
+    from corel_jax.train import train_and_evaluate
+
+    if args.distributed:
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives
+        jax.distributed.initialize(
+            coordinator_address=args.coordinator_address,
+            num_processes=args.num_processes,
+            process_id=args.process_id,
+        )
+    summary = train_and_evaluate(config, args.workdir, resume=args.resume)
+    if jax.process_index() == 0:
+        print(json.dumps(summary, indent=2))
+        print(f"outputs in {Path(args.workdir).absolute()}")
+    return 0

@@ -1,0 +1,182 @@
+"""The training config: one flat, validated, JSON-serialisable dataclass.
+
+Every field's default is the paper's value where it has one (``docs/method.md``):
+lambda = 20, eta = 2, the l1 latent metric, 16 branches of 10 dims, batch 100,
+Adam with a constant learning rate of 1e-3, 50 epochs. This is the one place
+those defaults are written; the command line (``corel-jax train``) and the
+experiment configs read them from here. Each field's metadata carries its help
+text, from which ``corel-jax train``'s options are generated.
+
+Building a config validates it (a field of the wrong type or range raises
+``ValueError`` naming it) without touching any device or JAX backend; checks
+that need the devices (``devices`` against the devices present) happen when
+training starts.
+
+Examples:
+  >>> from corel_jax.config import TrainConfig
+  >>> config = TrainConfig(dataset="digits", num_branches=8, epochs=2)
+  >>> TrainConfig.from_json(config.to_json()) == config
+  True
+  >>> TrainConfig(lam=-1.0)
+  Traceback (most recent call last):
+  ...
+  ValueError: TrainConfig.lam must be a finite number >= 0; got -1.0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any
+
+from corel_jax._checks import is_int, is_number
+from corel_jax.data.catalog import DATASETS
+
+__all__ = ["TrainConfig"]
+
+
+def _field(default: Any, help: str, **cli: Any) -> Any:
+    """A dataclass field with its help text and command-line options in the metadata."""
+    return dataclasses.field(default=default, metadata={"help": help, **cli})
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """One flat training config; every field has the paper's value as default where it has one.
+
+    Validated on construction: a field of the wrong type or range raises
+    ``ValueError`` naming it (``TrainConfig.<field>``), before any work starts.
+    ``to_dict``/``from_dict`` and ``to_json``/``from_json`` round-trip every
+    field (tuples, e.g. ``metric=("minkowski", 3.0)``, included).
+    """
+
+    # Data.
+    dataset: str = _field("digits", "Training data: a name of corel_jax.data.DATASETS.")
+    data_dir: str | None = _field(None, "tfds data dir or IDX folder (the dataset's default location when not given).")
+    max_examples: int | None = _field(None, "Train on the first N examples only.")
+    # Model (docs/method.md#the-autoencoder).
+    model: str = _field("branch", "Autoencoder: branch (the paper's conv model) or mlp.")
+    filters: tuple[int, ...] = _field((32, 64, 128), "Conv channels of the branch model.")
+    hidden: tuple[int, ...] = _field((256, 128), "Hidden widths of the mlp model.")
+    num_branches: int = _field(16, "Number of latent branches.")
+    branch_dim: int = _field(10, "Dimensions per branch (latent dim = branches x this).")
+    # Loss (docs/method.md#the-connectivity-loss).
+    lam: float = _field(20.0, "Weight lambda of the connectivity loss (0: plain autoencoder).")
+    eta: float = _field(2.0, "Target death time eta.")
+    metric: str | tuple[str, float] = _field(
+        "l1", "Latent metric of the persistence: l1, l2, linf, ... or minkowski:P."
+    )
+    # Optimisation.
+    batch_size: int = _field(100, "Batch size PER DEVICE (the loss is defined per batch).")
+    learning_rate: float = _field(1e-3, "Adam learning rate (constant).", flags=("--lr",))
+    epochs: int = _field(50, "Training epochs (a larger value with --resume extends a run).")
+    seed: int = _field(0, "PRNG seed (initialisation and data order).")
+    # Engineering.
+    devices: int | None = _field(None, "Use the first N local devices (all when not given).")
+    steps_per_dispatch: int = _field(10, "Training steps per jitted call (lax.scan chunk).")
+    checkpoint_every: int = _field(1000, "Checkpoint period in steps (also at the end).")
+    keep_checkpoints: int = _field(2, "Keep the newest N checkpoints.")
+    log_every: int = _field(100, "Steps per log line / metrics row (rounded up to chunks).")
+
+    def __post_init__(self):
+        _validate(self)
+
+    def to_dict(self) -> dict:
+        """A JSON-compatible dict of all fields."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """The config of a dict from :meth:`to_dict` (lists become tuples); validates it."""
+        if not isinstance(d, dict):
+            raise TypeError(f"d must be a dict; got {type(d).__name__}.")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"Unknown TrainConfig fields: {sorted(unknown)}.")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+    def to_json(self) -> str:
+        """The config as indented JSON text."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        """The config of :meth:`to_json`'s text; validates it."""
+        return cls.from_dict(json.loads(text))
+
+    def continues(self, saved: TrainConfig) -> bool:
+        """Whether a run of ``saved`` may continue with this config, and if so whether it extends.
+
+        Returns:
+          False for an equal config (a resume), True when only ``epochs``
+          differs and is larger (an extension).
+
+        Raises:
+          ValueError: any other difference (the message names the fields).
+        """
+        diff = saved.differences(self)
+        if diff and not (set(diff) == {"epochs"} and self.epochs > saved.epochs):
+            raise ValueError(
+                f"the config differs from the saved one (field: (saved, given)): {diff}. Only a "
+                "larger number of epochs may change (it extends the run)."
+            )
+        return bool(diff)
+
+    def differences(self, other: TrainConfig) -> dict[str, tuple[Any, Any]]:
+        """``{field: (self's value, other's value)}`` for every field that differs."""
+        return {
+            f.name: (getattr(self, f.name), getattr(other, f.name))
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != getattr(other, f.name)
+        }
+
+
+def _validate(c: TrainConfig) -> None:
+    """Raises ValueError naming the first field of the wrong type or range."""
+    from corel_jax.models import MODELS
+    from corel_jax.persistence import parse_metric
+
+    def need(ok: bool, field: str, what: str) -> None:
+        if not ok:
+            raise ValueError(f"TrainConfig.{field} must be {what}; got {getattr(c, field)!r}.")
+
+    need(isinstance(c.dataset, str) and c.dataset in DATASETS, "dataset", f"one of {DATASETS}")
+    need(c.data_dir is None or isinstance(c.data_dir, str), "data_dir", "a path (str) or None")
+    for field in ("max_examples", "devices"):
+        v = getattr(c, field)
+        need(v is None or (is_int(v) and v > 0), field, "a positive int or None")
+    need(isinstance(c.model, str) and c.model in MODELS, "model", f"one of {MODELS}")
+    for field in ("filters", "hidden"):
+        v = getattr(c, field)
+        need(
+            isinstance(v, tuple) and len(v) > 0 and all(is_int(f) and f > 0 for f in v),
+            field,
+            "a non-empty tuple of positive ints",
+        )
+    for field in ("num_branches", "branch_dim", "batch_size", "epochs"):
+        need(is_int(getattr(c, field)) and getattr(c, field) > 0, field, "a positive int")
+    need(c.batch_size >= 2, "batch_size", "at least 2 (persistence needs two points)")
+    need(is_number(c.lam) and math.isfinite(c.lam) and c.lam >= 0, "lam", "a finite number >= 0")
+    need(is_number(c.eta) and math.isfinite(c.eta) and c.eta > 0, "eta", "a finite number > 0")
+    try:
+        parse_metric(c.metric)
+        ok = c.metric != "precomputed" and isinstance(c.metric, str | tuple)
+    except (ValueError, TypeError):
+        ok = False
+    need(ok, "metric", "a point-cloud metric of corel_jax.persistence ('l1', 'l2', 'linf', ...)")
+    need(
+        is_number(c.learning_rate) and math.isfinite(c.learning_rate) and c.learning_rate > 0,
+        "learning_rate",
+        "a finite number > 0",
+    )
+    need(is_int(c.seed) and 0 <= c.seed < 2**63, "seed", "an int in [0, 2**63)")
+    for field in ("steps_per_dispatch", "checkpoint_every", "keep_checkpoints", "log_every"):
+        need(is_int(getattr(c, field)) and getattr(c, field) > 0, field, "a positive int")
+    if c.model == "branch":
+        need(
+            c.filters[-1] % c.num_branches == 0,
+            "num_branches",
+            f"a divisor of the last conv layer's channels (filters[-1] = {c.filters[-1]})",
+        )

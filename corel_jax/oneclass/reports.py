@@ -1,0 +1,160 @@
+"""Reports of a one-class evaluation: a Markdown table, and JSON, CSV, Markdown and PNG files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from corel_jax._extras import require
+from corel_jax._files import atomic_write
+from corel_jax.oneclass.protocol import OneClassResult
+from corel_jax.plots import new_figure, save_png
+
+__all__ = ["check_published", "format_table", "plot_result", "write_report"]
+
+
+def check_published(
+    result: OneClassResult, published: Mapping[str, Sequence[float]] | None
+) -> dict[str, list[float]]:
+    """``published`` as ``{name: per-class floats}``; ValueError unless one value per class."""
+    out = {}
+    for name, values in dict(published or {}).items():
+        values = [float(v) for v in values]
+        if len(values) != len(result.classes):
+            raise ValueError(
+                f"published[{name!r}] has {len(values)} values but the result has "
+                f"{len(result.classes)} classes."
+            )
+        out[str(name)] = values
+    return out
+
+
+def format_table(
+    result: OneClassResult, *, published: Mapping[str, Sequence[float]] | None = None
+) -> str:
+    """A Markdown table: per class ``mean ± std`` for each method, and the mean row.
+
+    Args:
+      result: the evaluation.
+      published: optional ``{name: per-class values}`` shown as extra columns.
+
+    Returns:
+      The table, one row per class plus a bold mean row.
+    """
+    methods = list(result.auroc)
+    pub = check_published(result, published)
+    header = ["class", *methods, *[f"{k} (published)" for k in pub]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for i, name in enumerate(result.class_names):
+        cells = [f"{result.class_mean(m)[i]:.3f} ± {result.class_std(m)[i]:.3f}" for m in methods]
+        cells += [f"{v[i]:.3f}" for v in pub.values()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    cells = [f"**{result.mean(m):.3f}**" for m in methods]
+    cells += [f"**{np.mean(v):.3f}**" for v in pub.values()]
+    lines.append("| mean | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_result(
+    result: OneClassResult,
+    path: str | os.PathLike,
+    *,
+    title: str = "",
+    published: Mapping[str, Sequence[float]] | None = None,
+) -> None:
+    """A PNG bar chart of per-class AUROC, written atomically.
+
+    Grouped bars per class, one per method, error bars = std over runs, a
+    dashed line at each method's mean; published values (if any) as hatched
+    bars without error bars.
+    """
+    pub = check_published(result, published)
+    series = [(m, result.class_mean(m), result.class_std(m), result.mean(m)) for m in result.auroc]
+    series += [(f"{k} (published)", np.asarray(v), None, float(np.mean(v))) for k, v in pub.items()]
+    k = len(result.class_names)
+    width = 0.8 / len(series)
+    fig = new_figure(max(6.0, 0.9 * k + 2) + 2.5, 4.2)
+    ax = fig.add_subplot()
+    colors = (
+        require("matplotlib", purpose="the plots").rcParams["axes.prop_cycle"].by_key()["color"]
+    )
+    for j, (label, mean, std, overall) in enumerate(series):
+        color = colors[j % len(colors)]
+        xs = np.arange(k) + (j - (len(series) - 1) / 2) * width
+        ax.bar(xs, mean, width, yerr=std, capsize=2, color=color, label=f"{label} ({overall:.3f})",
+               hatch="//" if std is None else None, alpha=0.6 if std is None else 1.0)  # fmt: skip
+        ax.axhline(overall, color=color, linestyle="--", linewidth=1)
+    ax.axhline(0.5, color="gray", linewidth=0.8)
+    ax.set_xticks(np.arange(k))
+    ax.set_xticklabels(
+        result.class_names, rotation=30 if k > 5 else 0, ha="right" if k > 5 else "center"
+    )
+    ax.set_ylim(0.0, 1.0)
+    ax.set_ylabel("AUROC")
+    ax.set_title(title or f"One-class AUROC, n={result.n}, {result.runs} runs")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="method (mean)")
+    fig.tight_layout()
+    save_png(fig, path)
+
+
+def write_report(
+    result: OneClassResult,
+    outdir: str | os.PathLike,
+    *,
+    published: Mapping[str, Sequence[float]] | None = None,
+    title: str = "",
+    extra: Mapping | None = None,
+) -> dict[str, Path]:
+    """Writes the results as JSON, CSV, Markdown and a PNG chart, each atomically.
+
+    Args:
+      result: the evaluation.
+      outdir: the output folder (created).
+      published: optional ``{name: per-class values}`` shown beside the results.
+      title: a heading for the Markdown and the chart.
+      extra: more JSON-serialisable entries for ``results.json``.
+
+    Returns:
+      ``{"json", "csv", "md", "png"}`` -> the paths of ``results.json``,
+      ``results.csv`` (one row per method and class plus a mean row),
+      ``results.md`` and ``auroc.png``.
+    """
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    pub = check_published(result, published)
+    payload = result.to_dict()
+    payload["published"] = pub
+    payload.update(extra or {})
+    paths = {
+        "json": outdir / "results.json",
+        "csv": outdir / "results.csv",
+        "md": outdir / "results.md",
+        "png": outdir / "auroc.png",
+    }
+    atomic_write(paths["json"], (json.dumps(payload, indent=2) + "\n").encode())
+    rows = io.StringIO()
+    w = csv.writer(rows, lineterminator="\n")
+    w.writerow(
+        ["method", "class", "class_name", "mean", "std", *[f"run{r}" for r in range(result.runs)]]
+    )
+    blank = [""] * result.runs
+    for m in result.auroc:
+        for i, (c, name) in enumerate(zip(result.classes, result.class_names, strict=True)):
+            w.writerow([m, c, name, f"{result.class_mean(m)[i]:.6f}", f"{result.class_std(m)[i]:.6f}",
+                        *[f"{v:.6f}" for v in result.auroc[m][i]]])  # fmt: skip
+        w.writerow([m, "mean", "", f"{result.mean(m):.6f}", "", *blank])
+    for k, values in pub.items():
+        for c, name, v in zip(result.classes, result.class_names, values, strict=True):
+            w.writerow([f"{k} (published)", c, name, f"{v:.6f}", "", *blank])
+        w.writerow([f"{k} (published)", "mean", "", f"{np.mean(values):.6f}", "", *blank])
+    atomic_write(paths["csv"], rows.getvalue().encode())
+    md = (f"# {title}\n\n" if title else "") + format_table(result, published=pub) + "\n"
+    atomic_write(paths["md"], md.encode())
+    plot_result(result, paths["png"], title=title, published=pub)
+    return paths

@@ -1,0 +1,88 @@
+"""Tests for corel_jax.commands (the entry point) and corel_jax.commands.train."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+
+import pytest
+from train_helpers import ARGS, CONFIG
+
+from corel_jax import commands
+from corel_jax.backbone import load_backbone
+from corel_jax.commands import train as train_command
+from corel_jax.config import TrainConfig
+
+
+def test_cli_help_options_and_errors(capsys, tmp_path):
+    with pytest.raises(SystemExit):
+        commands.main(["train", "--help"])
+    out = capsys.readouterr().out
+    for option in (
+        "--dataset", "--data-dir", "--model", "--num-branches", "--branch-dim", "--lam", "--eta",
+        "--metric", "--batch-size", "--lr", "--epochs", "--seed", "--workdir", "--resume",
+        "--checkpoint-every", "--max-examples", "--distributed",
+    ):  # fmt: skip
+        assert option in out
+    args = commands.build_parser().parse_args(["train", "--workdir", "w", *ARGS])
+    assert train_command.config_from_args(args) == CONFIG
+    assert commands.main(["train", "--workdir", str(tmp_path / "w"), "--lam", "-3"]) == 2
+    assert "TrainConfig.lam must be a finite number >= 0" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()
+
+
+def test_cli_run_prints_progress_and_summary(tmp_path):
+    """A tiny run through ``python -m corel_jax train`` (stdout not a tty: plain lines)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "corel_jax", "train", "--workdir", str(tmp_path / "w"),
+         "--dataset", "digits", "--num-branches", "4", "--epochs", "1", "--devices", "1",
+         "--max-examples", "300", "--steps-per-dispatch", "3", "--log-every", "1"],
+        env=dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1"),
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stdout.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in lines] == ["3/3"]
+    assert "rec" in lines[0] and "conn" in lines[0] and "examples/s" in lines[0]
+    assert '"completed": true' in out.stdout
+    model, config = load_backbone(tmp_path / "w")
+    assert config.max_examples == 300 and model.latent_dim == 40
+
+
+def test_train_options_are_generated_from_every_config_field(capsys):
+    with pytest.raises(SystemExit):
+        commands.main(["train", "--help"])
+    out = capsys.readouterr().out
+    for f in dataclasses.fields(TrainConfig):
+        assert f"--{f.name.replace('_', '-')}" in out, f.name
+        assert f.metadata["help"].split()[0] in out, f.name
+    args = commands.build_parser().parse_args(["train", "--workdir", "w"])
+    assert train_command.config_from_args(args) == TrainConfig()  # the defaults are the config's
+    args = commands.build_parser().parse_args(
+        ["train", "--workdir", "w", "--metric", "minkowski:3", "--filters", "8", "16",
+         "--lr", "0.01", "--data-dir", "/d", "--max-examples", "5"]
+    )  # fmt: skip
+    config = train_command.config_from_args(args)
+    assert config.metric == ("minkowski", 3.0) and config.filters == (8, 16)
+    assert config.learning_rate == 0.01 and config.data_dir == "/d" and config.max_examples == 5
+
+
+def test_errors_are_one_line_on_stderr_with_status_2(tmp_path, capsys, monkeypatch):
+    # a missing optional dependency names the extra that installs it
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    assert commands.main(["train", "--workdir", str(tmp_path / "w"), *ARGS]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == 'error: scikit-learn is needed for the digits dataset: pip install "corel-jax[eval]"\n'
+    )
+    assert not (tmp_path / "w").exists()
+
+
+def test_quiet_hides_progress(tmp_path, capsys):
+    argv = ["train", "--workdir", str(tmp_path / "w"), "--dataset", "digits",
+            "--num-branches", "4", "--epochs", "1", "--devices", "1", "--max-examples", "200",
+            "--steps-per-dispatch", "2", "--log-every", "1"]  # fmt: skip
+    assert commands.main([*argv, "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "step " not in out and '"completed": true' in out

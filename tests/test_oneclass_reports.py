@@ -1,0 +1,70 @@
+"""Tests for corel_jax.oneclass.reports: the table, the JSON/CSV/Markdown/PNG files."""
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from corel_jax import oneclass
+
+
+def _synthetic_result():
+    auroc = {"corel": np.array([[0.8, 0.9], [0.6, 0.7]]), "kde": np.array([[0.5, 0.5], [0.4, 0.6]])}
+    return oneclass.OneClassResult(auroc, (0, 1), ("cat", "dog"), n=120, runs=2, seed=0)
+
+
+def test_write_report_files(tmp_path):
+    res = _synthetic_result()
+    paths = oneclass.write_report(
+        res, tmp_path / "out", published={"GEOM": [0.9, 0.8]}, title="t", extra={"k": 1}
+    )
+    assert set(paths) == {"json", "csv", "md", "png"}
+    data = json.loads(paths["json"].read_text())
+    assert data["methods"]["corel"]["mean"] == pytest.approx(0.75)
+    assert data["methods"]["corel"]["per_class_mean"] == pytest.approx([0.85, 0.65])
+    assert data["methods"]["corel"]["per_class_std"] == pytest.approx([0.05, 0.05])
+    assert data["methods"]["kde"]["per_class_std"] == pytest.approx([0.0, 0.1])
+    assert data["published"] == {"GEOM": [0.9, 0.8]} and data["k"] == 1 and data["n"] == 120
+    rows = list(csv.DictReader(io.StringIO(paths["csv"].read_text())))
+    assert len(rows) == 2 * 3 + 3  # 2 methods x (2 classes + mean), published x (2 + mean)
+    by = {(r["method"], r["class"]): r for r in rows}
+    assert float(by["corel", "0"]["mean"]) == pytest.approx(0.85)
+    assert float(by["kde", "1"]["run1"]) == pytest.approx(0.6)
+    assert float(by["corel", "mean"]["mean"]) == pytest.approx(0.75)
+    assert float(by["GEOM (published)", "mean"]["mean"]) == pytest.approx(0.85)
+    md = paths["md"].read_text()
+    assert md.startswith("# t\n")
+    assert "| cat | 0.850 ± 0.050 | 0.500 ± 0.000 | 0.900 |" in md
+    assert "| mean | **0.750** | **0.500** | **0.850** |" in md
+    import matplotlib.image
+
+    img = matplotlib.image.imread(paths["png"])
+    assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 300
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")]
+    with pytest.raises(ValueError, match="published"):
+        oneclass.write_report(res, tmp_path / "bad", published={"GEOM": [0.9]})
+
+
+def test_format_table_has_a_row_per_class_and_a_mean_row():
+    lines = oneclass.format_table(_synthetic_result()).splitlines()
+    assert lines[0] == "| class | corel | kde |" and len(lines) == 2 + 2 + 1
+    assert lines[-1] == "| mean | **0.750** | **0.500** |"
+
+
+def test_plots_leave_the_callers_matplotlib_alone(tmp_path):
+    """The chart is drawn on its own Agg canvas: pyplot is never imported, the backend kept."""
+    code = (
+        "import sys, matplotlib, numpy as np\n"
+        "matplotlib.use('svg')\n"
+        "from corel_jax import oneclass\n"
+        "res = oneclass.OneClassResult({'a': np.full((2, 1), 0.7)}, (0, 1), ('x', 'y'), 5, 1, 0)\n"
+        f"oneclass.plot_result(res, {str(tmp_path / 'a.png')!r})\n"
+        "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+        "assert 'matplotlib.pyplot' not in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
