@@ -5,7 +5,8 @@ Usage:
 
 Reads every ``results.json`` under the given folders (written by
 ``experiments/run.py``) and prints one Markdown row per (experiment, setting,
-n): our mean AUROC per method next to the published COREL number.
+n): our mean AUROC per method next to the published COREL number of
+:data:`corel_jax.published.PAPER_ROWS`.
 """
 
 from __future__ import annotations
@@ -17,16 +18,17 @@ from pathlib import Path
 
 
 def rows_of(path: Path) -> list[str]:
+    """The table rows of one ``results.json``."""
+    from corel_jax.published import published_auroc
+
     payload = json.loads(path.read_text())
-    published = payload.get("published", {})
+    experiment = payload.get("experiment", "")
     out = []
     for row in payload["rows"]:
-        key = f"n={row['n']}"
-        if row["overrides"]:
-            key2 = ",".join(f"{k}={v}" for k, v in row["overrides"].items())
-            pub = published.get(key2, published.get(key))
-        else:
-            pub = published.get(key)
+        setting = ",".join(f"{k}={v}" for k, v in row["overrides"].items())
+        pub = published_auroc(experiment, n=row["n"], setting=setting)
+        if pub is None:  # a setting the paper has no number for: its default row
+            pub = published_auroc(experiment, n=row["n"])
         means = ", ".join(f"{m} {v:.3f}" for m, v in row["means"].items())
         pub_text = f"{pub:.3f}" if isinstance(pub, float) else "-"
         ours = row["means"].get("corel")
@@ -37,10 +39,16 @@ def rows_of(path: Path) -> list[str]:
     return out
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The collector's options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+")
     parser.add_argument("--out", default=None)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     lines = [
         "| experiment | setting | n | ours (mean AUROC per method) | COREL published | diff |",

@@ -21,10 +21,10 @@ PNG), the death-time histogram before/after training to
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib.util
 import itertools
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -62,22 +62,8 @@ def overrides_grid(sets: list[str], sweeps: list[str]) -> list[dict]:
     return [dict(fixed, **dict(combo)) for combo in itertools.product(*axes)] or [fixed]
 
 
-def run_backbone(train_kwargs: dict, workdir: Path):
-    """Trains (or resumes, or reuses) one backbone; returns (model, config, summary)."""
-    from corel_jax.train import TrainConfig, load_backbone, train_and_evaluate
-
-    config = TrainConfig(**train_kwargs)
-    summary_path = workdir / "summary.json"
-    if summary_path.is_file():
-        summary = json.loads(summary_path.read_text())
-    else:
-        resume = (workdir / "config.json").is_file()
-        summary = train_and_evaluate(config, workdir, resume=resume)
-    model, _ = load_backbone(workdir)
-    return model, config, summary
-
-
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The runner's options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", help="experiments/configs/<name>.py")
     parser.add_argument("--workdir", required=True)
@@ -85,61 +71,48 @@ def main(argv=None) -> int:
     parser.add_argument("--set", action="append", default=[], dest="sets")
     parser.add_argument("--sweep", action="append", default=[], dest="sweeps")
     parser.add_argument("--data-dir", default=None)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
 
-    from corel_jax import data, oneclass
-    from corel_jax.demo import held_out_deaths, plot_death_histograms
-    from corel_jax.train import create_train_state, encode
+    from corel_jax import data, oneclass, plots, study
+    from corel_jax.config import TrainConfig
 
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = load_config(args.config, args.variant)
     ev = cfg["eval"]
     root = Path(args.workdir)
     root.mkdir(parents=True, exist_ok=True)
     train_split = data.load(ev["dataset"], "train", data_dir=args.data_dir)
     test_split = data.load(ev["dataset"], "test", data_dir=args.data_dir)
-    if ev.get("max_test_examples"):
-        m = ev["max_test_examples"]
-        test_split = dataclasses.replace(
-            test_split, images=test_split.images[:m], labels=test_split.labels[:m]
-        )
-    pixels = (
-        oneclass.pixel_features(train_split.images),
-        oneclass.pixel_features(test_split.images),
-    )
+    test_split = test_split.take(ev.get("max_test_examples"))
     rows = []
     for overrides in overrides_grid(args.sets, args.sweeps):
         name = ",".join(f"{k}={v}" for k, v in overrides.items()) or "base"
         workdir = root / name
-        train_kwargs = dict(cfg["train"], data_dir=args.data_dir, **overrides)
+        config = TrainConfig(**dict(cfg["train"], data_dir=args.data_dir, **overrides))
         t0 = time.time()
-        print(f"\n== {name}: backbone on {train_kwargs['dataset']} ==", flush=True)
-        model, config, summary = run_backbone(train_kwargs, workdir)
+        print(f"\n== {name}: backbone on {config.dataset} ==", flush=True)
+        model, summary = study.ensure_backbone(config, workdir)
         train_s = time.time() - t0
 
         # The paper's effect: held-out death times before and after training.
-        graphdef, init = create_train_state(
-            config, test_split.images.shape[1:], jax.random.key(config.seed)
-        )
-        from flax import nnx
-
-        if test_split.images.shape[1:] == tuple(model.input_shape):
-            deaths = {
-                "initialisation": held_out_deaths(
-                    nnx.merge(graphdef, init.params), test_split.images, config
-                ),
-                f"trained, lambda={config.lam:g}": held_out_deaths(
-                    model, test_split.images, config
-                ),
+        shape = test_split.images.shape[1:]
+        if shape == tuple(model.input_shape):
+            backbones = {
+                "initialisation": (study.initial_model(config, shape), config),
+                f"trained, lambda={config.lam:g}": (model, config),
             }
-            plot_death_histograms(
-                deaths, config.eta, workdir / "death_times.png", f"{name}: death times"
-            )
+            deaths = study.death_times(test_split.images, backbones)
+            plots.plot_death_times(deaths, eta=config.eta, path=workdir / "death_times.png",
+                                   title=f"{name}: death times")  # fmt: skip
 
-        codes = (encode(model, train_split.images), encode(model, test_split.images))
-        methods = oneclass.build_methods(
-            ev["methods"], codes=codes, pixels=pixels, radius=ev["radius"],
-            num_branches=config.num_branches, metric=config.metric,
-        )  # fmt: skip
+        methods = study.backbone_methods(
+            ev["methods"], model, config, train_split, test_split, radius=ev["radius"]
+        )
         for n in ev["n"]:
             t1 = time.time()
             result = oneclass.evaluate_methods(
@@ -159,6 +132,7 @@ def main(argv=None) -> int:
                 "test_death_mean_abs_dev_from_eta": summary.get("test_death_mean_abs_dev_from_eta"),
             })  # fmt: skip
     payload = {
+        "experiment": cfg["experiment"],
         "config": args.config,
         "variant": args.variant,
         "doc": cfg["doc"],

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from corel_jax.train import TrainConfig
+from corel_jax import published
+from corel_jax.config import TrainConfig
 from experiments import collect, run
 
 CONFIGS = sorted(
@@ -28,7 +29,7 @@ def test_configs_build_valid_train_configs(path, variant):
 def test_paper_rows_carry_the_published_numbers():
     cfg = run.load_config("experiments/configs/cifar100_to_cifar10.py", "")
     assert cfg["published"] == {"n=80": 0.744, "n=120": 0.755, "n=500": 0.770}
-    assert cfg["eval"]["n"] == [80, 120, 500] and cfg["train"]["lam"] == 20.0
+    assert cfg["eval"]["n"] == [80, 120, 500] and TrainConfig(**cfg["train"]).lam == 20.0
     assert cfg["train"]["dataset"] == "cifar100" and cfg["eval"]["dataset"] == "cifar10"
 
 
@@ -41,7 +42,7 @@ def test_overrides_grid():
 
 def test_collect_builds_the_table(tmp_path, capsys):
     payload = {
-        "doc": "row", "published": {"n=120": 0.755},
+        "experiment": "cifar100_to_cifar10", "doc": "row",
         "rows": [{"name": "base", "overrides": {}, "n": 120, "means": {"corel": 0.70, "kde": 0.6}}],
     }  # fmt: skip
     (tmp_path / "x").mkdir()
@@ -49,3 +50,33 @@ def test_collect_builds_the_table(tmp_path, capsys):
     assert collect.main([str(tmp_path), "--out", str(tmp_path / "t.md")]) == 0
     line = (tmp_path / "t.md").read_text().splitlines()[-1]
     assert line == "| row | base | 120 | corel 0.700, kde 0.600 | 0.755 | -0.055 |"
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_published_numbers_come_from_the_one_table(path):
+    """Each config's published numbers are its rows of corel_jax.published, and its
+    docstring quotes them."""
+    cfg = run.load_config(str(path), "")
+    assert cfg["experiment"] == path.stem
+    rows = published.rows_of(path.stem)
+    doc = path.read_text().split('"""')[1]
+    if rows:
+        assert cfg["published"] == {r.setting or f"n={r.n}": r.auroc for r in rows}
+        assert cfg["eval"]["n"] == sorted({r.n for r in rows})
+        assert cfg["train"]["dataset"] == rows[0].train_dataset
+        assert cfg["eval"]["dataset"] == rows[0].eval_dataset
+    for value in cfg["published"].values():
+        assert f"{value:.3f}" in doc, (path.stem, value)
+
+
+def test_collect_compares_ablation_settings(tmp_path):
+    payload = {
+        "experiment": "ablation_lambda", "doc": "lambda",
+        "rows": [{"name": f"lam={lam}", "overrides": {"lam": lam}, "n": 120,
+                  "means": {"corel": 0.6}} for lam in (0, 1)],
+    }  # fmt: skip
+    (tmp_path / "results.json").write_text(json.dumps(payload))
+    assert collect.rows_of(tmp_path / "results.json") == [
+        "| lambda | lam=0 | 120 | corel 0.600 | 0.500 | +0.100 |",
+        "| lambda | lam=1 | 120 | corel 0.600 | - | - |",
+    ]

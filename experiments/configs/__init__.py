@@ -1,1 +1,1 @@
-"""One config per row of the paper's tables (see ``experiments/README.md``)."""
+"""One config per row of the paper's tables (see the README's "Experiments" section)."""

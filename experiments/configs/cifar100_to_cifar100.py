@@ -1,6 +1,7 @@
 """Backbone and one-class tasks both on CIFAR-100 (100 tasks).
 
-Paper (REFERENCE.md §5): AUROC n=120: 0.798 (mean over classes).
+Paper (``docs/method.md#published-numbers``, :mod:`corel_jax.published`):
+AUROC n=120: 0.798 (mean over classes).
 Runtime: a 50-epoch backbone on one GPU, then the one-class protocol.
 
 Run:   python -m experiments.run experiments/configs/cifar100_to_cifar100.py --workdir runs/cifar100_to_cifar100
@@ -12,10 +13,7 @@ from experiments.configs.common import make
 
 def get_config(variant: str = "") -> dict:
     return make(
-        train_dataset="cifar100",
-        eval_dataset="cifar100",
-        n=[120],
-        published={"n=120": 0.798},
+        "cifar100_to_cifar100",
         doc="Backbone and one-class tasks both on CIFAR-100 (100 tasks).",
         variant=variant,
     )

@@ -3,12 +3,16 @@
 Every experiment config module defines ``get_config(variant: str = "") ->
 dict`` with keys:
 
-- ``train``: keyword arguments of :class:`corel_jax.train.TrainConfig` for the
-  backbone (trained once, without labels, on the auxiliary dataset);
+- ``experiment``: its name (the module's), the key of its rows in
+  :data:`corel_jax.published.PAPER_ROWS`;
+- ``train``: keyword arguments of :class:`corel_jax.config.TrainConfig` for the
+  backbone (trained once, without labels, on the auxiliary dataset); fields
+  not given take TrainConfig's defaults, which are the paper's;
 - ``eval``: the one-class protocol: ``dataset``, ``n`` (a list of inlier
   counts), ``runs``, ``radius``, ``methods``;
-- ``published``: the paper's number(s) this row should reproduce, keyed like
-  ``"n=120"``;
+- ``published``: the paper's number(s) this config should reproduce, keyed like
+  ``"n=120"`` (or by an ablation's setting, e.g. ``"lam=0"``), from
+  :mod:`corel_jax.published`;
 - ``doc``: one line for the results table.
 
 ``variant="local"`` returns a smoke version that runs on a CPU in minutes
@@ -17,45 +21,46 @@ dict`` with keys:
 
 from __future__ import annotations
 
-import copy
+from corel_jax.config import TrainConfig
+from corel_jax.oneclass import RUNS
+from corel_jax.published import rows_of
 
-# REFERENCE.md §3: the paper's training setting.
-PAPER_TRAIN = dict(
-    model="branch",
-    filters=(32, 64, 128),
-    num_branches=16,
-    branch_dim=10,
-    lam=20.0,
-    eta=2.0,
-    metric="l1",
-    batch_size=100,
-    learning_rate=1e-3,
-    epochs=50,
-    seed=0,
-)
-
-# REFERENCE.md §4: the one-class protocol ("Ours-120").
-PAPER_EVAL = dict(n=[120], runs=5, radius=2.0, methods=["corel", "kde", "ocsvm"])
+# The one-class protocol of the paper ("Ours-120"): the ball radius is the backbone's eta.
+METHODS = ["corel", "kde", "ocsvm"]
 
 
 def make(
+    experiment: str,
     *,
-    train_dataset: str,
-    eval_dataset: str,
-    published: dict[str, float],
     doc: str,
-    n: list[int] | None = None,
     variant: str = "",
+    train_dataset: str | None = None,
+    eval_dataset: str | None = None,
+    n: list[int] | None = None,
+    published: dict[str, float] | None = None,
     **train_overrides,
 ) -> dict:
-    """Builds a config dict; ``variant="local"`` shrinks it to a CPU smoke run."""
-    train = dict(PAPER_TRAIN, dataset=train_dataset, **train_overrides)
-    evaluation = dict(copy.deepcopy(PAPER_EVAL), dataset=eval_dataset)
-    if n is not None:
-        evaluation["n"] = list(n)
+    """Builds the config of ``experiment`` from its published rows.
+
+    The datasets, the inlier counts and the published numbers come from
+    :data:`corel_jax.published.PAPER_ROWS`; an experiment without published
+    rows (e.g. Fashion-MNIST) passes them. ``variant="local"`` shrinks it to a
+    CPU smoke run.
+    """
+    rows = rows_of(experiment)
+    if rows:
+        train_dataset, eval_dataset = rows[0].train_dataset, rows[0].eval_dataset
+        n = n or sorted({r.n for r in rows})
+        published = {r.setting or f"n={r.n}": r.auroc for r in rows}
+    if not (train_dataset and eval_dataset and n and published):
+        raise ValueError(f"{experiment} has no published rows; pass its datasets, n and numbers.")
+    train = dict(dataset=train_dataset, **train_overrides)
+    evaluation = dict(
+        dataset=eval_dataset, n=list(n), runs=RUNS, radius=TrainConfig.eta, methods=list(METHODS)
+    )
     if variant == "local":
         train.update(epochs=1, max_examples=2000)
         evaluation.update(n=[20], runs=1, methods=["corel"], max_test_examples=2000)
     elif variant:
         raise ValueError(f"Unknown variant {variant!r}; expected '' or 'local'.")
-    return dict(train=train, eval=evaluation, published=published, doc=doc)
+    return dict(experiment=experiment, train=train, eval=evaluation, published=published, doc=doc)
