@@ -53,7 +53,9 @@ class TrainConfig:
 
     # Data.
     dataset: str = _field("digits", "Training data: a name of corel_jax.data.DATASETS.")
-    data_dir: str | None = _field(None, "tfds data dir or IDX folder (the dataset's default location when not given).")
+    data_dir: str | None = _field(
+        None, "tfds data dir or IDX folder (the dataset's default location when not given)."
+    )
     max_examples: int | None = _field(None, "Train on the first N examples only.")
     # Model (docs/method.md#the-autoencoder).
     model: str = _field("branch", "Autoencoder: branch (the paper's conv model) or mlp.")

@@ -81,8 +81,18 @@ def test_errors_are_one_line_on_stderr_with_status_2(tmp_path, capsys, monkeypat
 
 def test_quiet_hides_progress(tmp_path, capsys):
     argv = ["train", "--workdir", str(tmp_path / "w"), "--dataset", "digits",
-            "--num-branches", "4", "--epochs", "1", "--devices", "1", "--max-examples", "200",
+            "--model", "mlp", "--hidden", "32", "--num-branches", "4", "--branch-dim", "2",
+            "--epochs", "1", "--devices", "1", "--max-examples", "200",
             "--steps-per-dispatch", "2", "--log-every", "1"]  # fmt: skip
     assert commands.main([*argv, "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "step " not in out and '"completed": true' in out
+
+
+def test_a_bad_option_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        commands.main(["train", "--workdir", "w", "--epochs", "many"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "argument --epochs: invalid int value: 'many'" in err
+    assert err.startswith("corel-jax train: error:") and "(see corel-jax train --help)" in err

@@ -39,6 +39,13 @@ class _ConsoleHandler(logging.Handler):
         stream.flush()
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``PROG: error: MESSAGE (see PROG --help)``, exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def configure_logging(verbosity: int) -> None:
     """Shows ``corel_jax``'s messages: warnings only (-1), progress (0), or debug (1)."""
     logger = logging.getLogger("corel_jax")
@@ -50,11 +57,11 @@ def configure_logging(verbosity: int) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``corel-jax`` argument parser."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="corel-jax",
         description="COREL in JAX: connectivity-optimized representation learning.",
     )
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     loudness = common.add_mutually_exclusive_group()
     loudness.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=-1,
                           default=0, help="Print warnings and results only.")  # fmt: skip
