@@ -1,0 +1,149 @@
+"""The codebase's shape: small modules, imports that flow one way, commands apart from the
+library, no prints or pyplot in the library, no references to files outside the project."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+PACKAGE = ROOT / "corel_jax"
+MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
+
+
+def _name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+NAMES = {_name(p): p for p in MODULES}
+
+
+def _imports(path: Path) -> set[str]:
+    """The corel_jax modules ``path`` imports, anywhere in the file (functions included)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # "from package import submodule" imports the submodule
+            subs = [f"{node.module}.{a.name}" for a in node.names]
+            targets = [t for t in subs if t in NAMES] or [node.module]
+        else:
+            continue
+        for t in targets:
+            while t and t not in NAMES and "." in t:
+                t = t.rsplit(".", 1)[0]
+            if t in NAMES:
+                out.add(t)
+    return out
+
+
+def _library(name: str) -> bool:
+    """False for the command line: the commands and the ``python -m corel_jax`` entry point."""
+    return not (name in ("corel_jax.commands", "corel_jax.__main__")
+                or name.startswith("corel_jax.commands."))  # fmt: skip
+
+
+def _size_case(path):
+    # persistence.py is being split into modules on its own branch (the persistence engineer's).
+    split_elsewhere = path.name == "persistence.py" and len(path.read_text().splitlines()) > 500
+    marks = [pytest.mark.xfail(reason="split on the persistence branch")] if split_elsewhere else []
+    return pytest.param(path, marks=marks, id=_name(path))
+
+
+@pytest.mark.parametrize("path", [_size_case(p) for p in MODULES])
+def test_every_module_is_at_most_500_lines(path):
+    assert len(path.read_text().splitlines()) <= 500
+
+
+def test_imports_flow_one_way():
+    """The import graph of corel_jax (function-level imports included) has no cycle."""
+    graph = {name: _imports(path) - {name} for name, path in NAMES.items()}
+    # a package's __init__ re-exports its submodules: those edges point down, not back
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in graph[node]:
+            if state.get(nxt) == "open":
+                cycle = stack[stack.index(nxt) :] + [nxt]
+                raise AssertionError(f"import cycle: {' -> '.join(cycle)}")
+            if nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = "done"
+
+    for name in graph:
+        if name not in state:
+            visit(name)
+
+
+def test_the_library_and_experiments_never_import_the_commands():
+    for name, path in NAMES.items():
+        if _library(name):
+            bad = [m for m in _imports(path) if not _library(m)]
+            assert not bad, (name, bad)
+    for path in (ROOT / "experiments").rglob("*.py"):
+        assert "corel_jax.commands" not in path.read_text(), path
+
+
+def test_the_library_logs_and_draws_without_pyplot():
+    for name, path in NAMES.items():
+        text = path.read_text()
+        assert "matplotlib.use" not in text and "pyplot" not in text, name
+        if not _library(name):
+            continue
+        calls = [
+            n for n in ast.walk(ast.parse(text))
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print"
+        ]  # fmt: skip
+        assert not calls, f"{name} prints (line {calls[0].lineno}); the library logs"
+
+
+# The files of this part of the project (persistence, loss and the native kernel are checked
+# by their own tests).
+_OWN = [
+    *[
+        p
+        for p in MODULES
+        if p.name not in ("persistence.py", "loss.py") and "_native" not in p.parts
+    ],
+    *(ROOT / "experiments").rglob("*.py"),
+    *[
+        p
+        for p in (ROOT / "tests").glob("*.py")
+        if p.name not in ("test_persistence.py", "test_loss.py")
+    ],
+    *[p for p in (ROOT / "docs").glob("*.md") if p.name != "persistence_algorithms.md"],
+    ROOT / "pyproject.toml",
+]
+
+
+def test_nothing_refers_to_files_outside_the_project():
+    outside = re.compile("REFERENCE" + r"\.md|\.\./" + "shared|/work/" + "shared")
+    for path in _OWN:
+        assert not outside.search(path.read_text()), path
+
+
+def test_docs_anchors_exist():
+    """Every anchor of docs/method.md cited in the code and docs is one of its headings."""
+    headings = re.findall(r"^#+ (.+)$", (ROOT / "docs" / "method.md").read_text(), flags=re.M)
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in headings}
+    assert {"0-dimensional-persistence", "the-connectivity-loss", "the-autoencoder",
+            "one-class-protocol", "published-numbers"} <= anchors  # fmt: skip
+    for path in [*_OWN, ROOT / "README.md"]:
+        for anchor in re.findall(r"docs/method\.md#([a-z0-9-]+)", path.read_text()):
+            assert anchor in anchors, (path, anchor)
+
+
+def test_ci_runs_the_readmes_test_command():
+    readme = (ROOT / "README.md").read_text()
+    command = 'pip install -e ".[test]" && python -m pytest'
+    assert command in readme
+    assert (
+        'python -m pip install -q -e ".[test]" && python -m pytest'
+        in (ROOT / ".ci/run").read_text()
+    )
