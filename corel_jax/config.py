@@ -37,7 +37,7 @@ __all__ = ["TrainConfig"]
 
 
 def _field(default: Any, help: str, **cli: Any) -> Any:
-    """A dataclass field with its help text and command-line options in the metadata."""
+    """A dataclass field with its help text and command-line options (``flags``, ``choices``)."""
     return dataclasses.field(default=default, metadata={"help": help, **cli})
 
 
@@ -52,7 +52,7 @@ class TrainConfig:
     """
 
     # Data.
-    dataset: str = _field("digits", "Training data: a name of corel_jax.data.DATASETS.")
+    dataset: str = _field("digits", "Training data.", choices=DATASETS)
     data_dir: str | None = _field(
         None, "tfds data dir or IDX folder (the dataset's default location when not given)."
     )

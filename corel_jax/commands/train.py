@@ -31,7 +31,11 @@ _BY_NAME = {"metric": (_metric, None)}
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """One option per :class:`TrainConfig` field: ``--field-name`` (and the field's ``flags``)."""
+    """One option per :class:`TrainConfig` field: ``--field-name``.
+
+    The field's metadata gives the help text and, optionally, more ``flags``
+    and the ``choices``; its type gives the option's type.
+    """
     hints = typing.get_type_hints(TrainConfig)
     for f in dataclasses.fields(TrainConfig):
         hint = hints[f.name]
@@ -43,7 +47,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
             kind, nargs = _TYPES[args[0] if union else hint]
         flags = (f"--{f.name.replace('_', '-')}", *f.metadata.get("flags", ()))
         parser.add_argument(*flags, dest=f.name, type=kind, nargs=nargs, default=f.default,
-                            help=f.metadata["help"])  # fmt: skip
+                            choices=f.metadata.get("choices"), help=f.metadata["help"])  # fmt: skip
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
