@@ -45,20 +45,38 @@ namespace {
 
 enum Kind { kL1 = 0, kL2 = 1, kSqEuclidean = 2, kLinf = 3, kMinkowski = 4, kPrecomputed = 5 };
 
-// SIMD width in elements that the work arrays are padded to: loops run over
-// whole vectors, so the compiler emits no remainder loops.
+// The work arrays are padded to whole pairs of 256-bit vectors (16 floats or
+// 8 doubles; 16 covers both): loops run over whole pairs, with no remainder.
 constexpr int64_t kLanes = 16;
 
+// 256-bit vectors (GCC/Clang vector extensions; the baseline clone splits
+// them into SSE halves): V holds kW values, I the same number of integers of
+// the same width (vertex ids, and the masks of comparisons).
 template <typename T>
-struct Bits;
+struct Simd;
 template <>
-struct Bits<float> {
-  using U = uint32_t;
+struct Simd<float> {
+  typedef float V __attribute__((vector_size(32)));
+  typedef int32_t I __attribute__((vector_size(32)));
+  using Int = int32_t;
 };
 template <>
-struct Bits<double> {
-  using U = uint64_t;
+struct Simd<double> {
+  typedef double V __attribute__((vector_size(32)));
+  typedef int64_t I __attribute__((vector_size(32)));
+  using Int = int64_t;
 };
+
+template <typename Vec>
+inline Vec Load(const void* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof(Vec));
+  return v;
+}
+template <typename Vec>
+inline void Store(void* p, Vec v) {
+  std::memcpy(p, &v, sizeof(Vec));
+}
 
 // One cloud: row r, coordinate k is x[r * stride + k] (k < d); for kind 5
 // the row r of distances is x + r * stride.
@@ -74,42 +92,54 @@ struct Cloud {
 // Work arrays reused across the clouds a thread processes.
 template <typename T>
 struct Scratch {
-  std::vector<T> xc, cv, key, acc, scale;
-  std::vector<int32_t> ids, par;
+  std::vector<T> xc, cv, key;
+  std::vector<typename Simd<T>::Int> ids, par;
 };
 
-// acc[j] = distance from the newest tree vertex (coordinates cv) to each of
-// the compacted vertices of xc, a (d, cap) array: one contiguous,
-// vectorisable pass per coordinate, over whole vectors (m8 % kLanes == 0).
+// The distances from the newest tree vertex (coordinates cv) to the 2 kW
+// compacted vertices j0, j0 + 1, ... of xc, a (d, cap) array, as two
+// vectors; the sums over coordinates stay in registers.
 template <typename T, int K>
-__attribute__((always_inline)) inline void RowDist(const T* __restrict xc, int64_t cap,
-                                                   int64_t m8, int64_t d,
-                                                   const T* __restrict cv, T p,
-                                                   T* __restrict acc, T* __restrict scale) {
-  for (int64_t j = 0; j < m8; ++j) acc[j] = 0;
+__attribute__((always_inline)) inline void RowBlocks(const T* xc, int64_t cap, int64_t d,
+                                                     const T* cv, T p,
+                                                     typename Simd<T>::V out[2]) {
+  using V = typename Simd<T>::V;
+  using I = typename Simd<T>::I;
+  constexpr int kW = sizeof(V) / sizeof(T);
+  // |x| by clearing the sign bit (one instruction).
+  const I magnitude = I{} + std::numeric_limits<typename Simd<T>::Int>::max();
+  auto abs = [magnitude](V x) { return reinterpret_cast<V>(reinterpret_cast<I>(x) & magnitude); };
+  for (int h = 0; h < 2; ++h) out[h] = V{} * 0;
+  V scale[2] = {out[0], out[0]};
   if (K == kMinkowski) {  // scaled by the largest coordinate, like the XLA path
-    for (int64_t j = 0; j < m8; ++j) scale[j] = 0;
-    for (int64_t k = 0; k < d; ++k)
-      for (int64_t j = 0; j < m8; ++j)
-        scale[j] = std::max(scale[j], std::abs(xc[k * cap + j] - cv[k]));
-    for (int64_t j = 0; j < m8; ++j) scale[j] = scale[j] > 0 ? scale[j] : T(1);
-  }
-  for (int64_t k = 0; k < d; ++k) {
-    const T* col = xc + k * cap;
-    const T c = cv[k];
-    for (int64_t j = 0; j < m8; ++j) {
-      const T diff = col[j] - c;
-      if (K == kL1) acc[j] += std::abs(diff);
-      if (K == kL2 || K == kSqEuclidean) acc[j] += diff * diff;
-      if (K == kLinf) acc[j] = std::max(acc[j], std::abs(diff));
-      if (K == kMinkowski) acc[j] += std::pow(std::abs(diff) / scale[j], p);
+    for (int h = 0; h < 2; ++h) {
+      for (int64_t k = 0; k < d; ++k) {
+        const V t = abs(Load<V>(xc + k * cap + h * kW) - cv[k]);
+        scale[h] = t > scale[h] ? t : scale[h];
+      }
+      scale[h] = scale[h] > 0 ? scale[h] : scale[h] * 0 + 1;
     }
   }
-  if (K == kL2)
-    for (int64_t j = 0; j < m8; ++j) acc[j] = std::sqrt(acc[j]);
-  if (K == kMinkowski)
-    for (int64_t j = 0; j < m8; ++j)
-      acc[j] = acc[j] == 0 ? T(0) : scale[j] * std::pow(acc[j], T(1) / p);
+  for (int64_t k = 0; k < d; ++k) {
+    const T c = cv[k];
+    for (int h = 0; h < 2; ++h) {
+      const V diff = Load<V>(xc + k * cap + h * kW) - c;
+      if (K == kL1) out[h] += abs(diff);
+      if (K == kL2 || K == kSqEuclidean) out[h] += diff * diff;
+      if (K == kLinf) out[h] = abs(diff) > out[h] ? abs(diff) : out[h];
+      if (K == kMinkowski) {
+        const V t = abs(diff) / scale[h];
+        for (int l = 0; l < kW; ++l) out[h][l] += std::pow(t[l], p);
+      }
+    }
+  }
+  for (int h = 0; h < 2; ++h) {
+    if (K == kL2)
+      for (int l = 0; l < kW; ++l) out[h][l] = std::sqrt(out[h][l]);
+    if (K == kMinkowski)
+      for (int l = 0; l < kW; ++l)
+        out[h][l] = out[h][l] == 0 ? T(0) : scale[h][l] * std::pow(out[h][l], 1 / p);
+  }
 }
 
 // Prim's algorithm on one cloud; writes parent[v] for every v (the root and
@@ -117,15 +147,20 @@ __attribute__((always_inline)) inline void RowDist(const T* __restrict xc, int64
 // the edge (parent[v], v) as the kernel computed it (0 for the root and
 // padding). The vertices still outside the tree are kept compacted at the
 // front of every work array (swap-remove on insertion), padded to whole
-// vectors with +inf coordinates (so their keys stay +inf). Keys are
-// non-negative or +inf, so their IEEE bit patterns order like unsigned
-// integers: the minimum is an integer reduction, which vectorises without
-// -ffast-math. Ties go to the smallest vertex id, like the XLA loop.
+// blocks of kLanes with +inf coordinates (so their keys stay +inf). One pass
+// per step, block by block: distances (in registers), relaxation (strict
+// '<': a tie keeps the earlier parent) and a per-lane running minimum of
+// (key, vertex id), reduced at the end: the smallest key, ties to the
+// smallest vertex id, like the XLA loop.
 template <typename T, int K>
 __attribute__((always_inline)) inline void PrimOne(const Cloud<T>& c, Scratch<T>& s,
                                                    int32_t* parent, T* length) {
-  using U = typename Bits<T>::U;
+  using V = typename Simd<T>::V;
+  using I = typename Simd<T>::I;
+  using Int = typename Simd<T>::Int;
+  constexpr int kW = sizeof(V) / sizeof(T);
   const T inf = std::numeric_limits<T>::infinity();
+  constexpr Int kNone = std::numeric_limits<Int>::max();
   const int64_t n = c.n, d = c.d;
   constexpr bool pre = K == kPrecomputed;
   auto real = [&](int64_t u) { return c.mask == nullptr || c.mask[u]; };
@@ -138,10 +173,10 @@ __attribute__((always_inline)) inline void PrimOne(const Cloud<T>& c, Scratch<T>
 
   s.ids.clear();
   for (int64_t u = 0; u < n; ++u)
-    if (real(u) && u != root) s.ids.push_back(static_cast<int32_t>(u));
+    if (real(u) && u != root) s.ids.push_back(static_cast<Int>(u));
   int64_t m = static_cast<int64_t>(s.ids.size());
   const int64_t cap = std::max<int64_t>((m + kLanes - 1) / kLanes * kLanes, kLanes);
-  s.ids.resize(cap, std::numeric_limits<int32_t>::max());
+  s.ids.resize(cap, kNone);
   if (!pre) {
     s.xc.assign(d * cap, inf);
     s.cv.resize(d);
@@ -150,49 +185,54 @@ __attribute__((always_inline)) inline void PrimOne(const Cloud<T>& c, Scratch<T>
     for (int64_t k = 0; k < d; ++k) s.cv[k] = c.x[root * c.stride + k];
   }
   s.key.assign(cap, inf);
-  s.acc.assign(cap, inf);
-  s.scale.resize(K == kMinkowski ? cap : 0);
-  s.par.assign(cap, static_cast<int32_t>(root));
+  s.par.assign(cap, static_cast<Int>(root));
   T* kk = s.key.data();
-  T* a = s.acc.data();
-  int32_t* pp = s.par.data();
-  int32_t* ids = s.ids.data();
+  Int* pp = s.par.data();
+  Int* ids = s.ids.data();
+  I lane;
+  for (int l = 0; l < kW; ++l) lane[l] = l;
   int64_t v = root;
 
   while (m > 0) {
-    const int64_t m8 = (m + kLanes - 1) / kLanes * kLanes;
-    if (pre) {
-      const T* row = c.x + v * c.stride;
-      for (int64_t j = 0; j < m; ++j) a[j] = std::max(row[ids[j]], T(0));
-      for (int64_t j = m; j < m8; ++j) a[j] = inf;
-    } else {
-      RowDist<T, K>(s.xc.data(), cap, m8, d, s.cv.data(), c.p, a, s.scale.data());
+    const int64_t end = (m + 2 * kW - 1) / (2 * kW) * (2 * kW);
+    V best_key = V{} + inf;
+    I best_id = I{} + kNone, best_pos = I{} * 0;
+    for (int64_t j1 = 0; j1 < end; j1 += 2 * kW) {
+      V dist[2];
+      if (pre) {
+        const T* row = c.x + v * c.stride;
+        for (int h = 0; h < 2; ++h)
+          for (int l = 0; l < kW; ++l) {
+            const int64_t j = j1 + h * kW + l;
+            dist[h][l] = j < m ? std::max(row[ids[j]], T(0)) : inf;
+          }
+      } else {
+        RowBlocks<T, K>(s.xc.data() + j1, cap, d, s.cv.data(), c.p, dist);
+      }
+      for (int h = 0; h < 2; ++h) {
+        const int64_t j0 = j1 + h * kW;
+        // Relax: strict '<', so a tie keeps the earlier parent.
+        const V key = Load<V>(kk + j0);
+        const I closer = dist[h] < key;
+        const V k = closer ? dist[h] : key;
+        Store(kk + j0, k);
+        Store(pp + j0, closer ? (I{} + static_cast<Int>(v)) : Load<I>(pp + j0));
+        // Per-lane running minimum of (key, vertex id).
+        const I id = Load<I>(ids + j0);
+        const I better = (k < best_key) | ((k == best_key) & (id < best_id));
+        best_key = better ? k : best_key;
+        best_id = better ? id : best_id;
+        best_pos = better ? lane + static_cast<Int>(j0) : best_pos;
+      }
     }
-    // Relax (strict '<' keeps the earlier parent on ties) and find the
-    // smallest key in the same pass.
-    const int32_t vv = static_cast<int32_t>(v);
-    U best = std::numeric_limits<U>::max();
-    for (int64_t j = 0; j < m8; ++j) {
-      const bool closer = a[j] < kk[j];
-      const T k = closer ? a[j] : kk[j];
-      kk[j] = k;
-      pp[j] = closer ? vv : pp[j];
-      U b;
-      std::memcpy(&b, &k, sizeof(U));
-      best = b < best ? b : best;
-    }
-    // The smallest vertex id holding it.
-    int32_t best_id = std::numeric_limits<int32_t>::max();
-    for (int64_t j = 0; j < m8; ++j) {
-      U b;
-      std::memcpy(&b, kk + j, sizeof(U));
-      best_id = (b == best && ids[j] < best_id) ? ids[j] : best_id;
-    }
-    int64_t js = 0;
-    while (ids[js] != best_id) ++js;
-    // Move vertex best_id into the tree and swap-remove its slot.
-    v = best_id;
-    parent[v] = pp[js];
+    int best = 0;
+    for (int l = 1; l < kW; ++l)
+      if (best_key[l] < best_key[best] || (best_key[l] == best_key[best] && best_id[l] < best_id[best]))
+        best = l;
+    const int64_t js = best_pos[best];
+    // Move vertex ids[js] into the tree and swap-remove its slot.
+    v = ids[js];
+    parent[v] = static_cast<int32_t>(pp[js]);
     if (length != nullptr) length[v] = kk[js];
     const int64_t last = m - 1;
     if (!pre) {
@@ -206,78 +246,74 @@ __attribute__((always_inline)) inline void PrimOne(const Cloud<T>& c, Scratch<T>
     pp[js] = pp[last];
     ids[js] = ids[last];
     kk[last] = inf;
-    ids[last] = std::numeric_limits<int32_t>::max();
+    ids[last] = kNone;
     m = last;
-  }
-}
-
-// d norm(diff) / d diff, the subgradient of corel_jax/_distances.py's
-// norm_grad (zero at diff = 0; linf: the first maximiser).
-template <typename T, int K>
-inline void NormGrad(const T* diff, int64_t d, T length, T p, T* out) {
-  for (int64_t k = 0; k < d; ++k) {
-    const T sg = diff[k] > 0 ? T(1) : (diff[k] < 0 ? T(-1) : T(0));
-    if (K == kL1) out[k] = sg;
-    if (K == kSqEuclidean) out[k] = 2 * diff[k];
-    if (K == kL2) out[k] = length > 0 ? diff[k] / length : T(0);
-    if (K == kMinkowski)
-      out[k] = length > 0 ? sg * std::pow(std::abs(diff[k]) / length, p - 1) : T(0);
-    if (K == kLinf) out[k] = 0;
-  }
-  if (K == kLinf) {
-    int64_t best = 0;
-    for (int64_t k = 1; k < d; ++k)
-      if (std::abs(diff[k]) > std::abs(diff[best])) best = k;
-    if (d > 0) out[best] = diff[best] > 0 ? T(1) : (diff[best] < 0 ? T(-1) : T(0));
   }
 }
 
 // The connectivity loss of one branch: sum |eta - length| over its MST, the
 // derivative in eta, and the gradient scaled by `weight` into grad (same
-// strides as the points).
+// strides as the points). The subgradient of each length is that of
+// corel_jax/_distances.py's norm_grad: zero where the difference is zero,
+// and for linf only on the first maximising coordinate.
 template <typename T, int K>
 __attribute__((always_inline)) inline void LossOne(const Cloud<T>& c, T eta, T weight,
                                                    Scratch<T>& s, std::vector<int32_t>& parent,
                                                    std::vector<T>& length, T* grad, T* loss,
                                                    T* deta) {
-  const int64_t n = c.n, d = c.d;
+  const int64_t n = c.n, d = c.d, st = c.stride;
+  bool finite = true;
   for (int64_t r = 0; r < n; ++r)
-    for (int64_t k = 0; k < d; ++k) grad[r * c.stride + k] = 0;
-  for (int64_t r = 0; r < n; ++r)
-    for (int64_t k = 0; k < d; ++k)
-      if (!std::isfinite(c.x[r * c.stride + k])) {
-        *loss = *deta = std::numeric_limits<T>::quiet_NaN();
-        return;
-      }
+    for (int64_t k = 0; k < d; ++k) {
+      const T x = c.x[r * st + k];
+      finite &= (x - x) == 0;  // false for inf and NaN
+      grad[r * st + k] = 0;
+    }
+  if (!finite) {
+    *loss = *deta = std::numeric_limits<T>::quiet_NaN();
+    return;
+  }
   parent.resize(n);
   length.resize(n);
   PrimOne<T, K>(c, s, parent.data(), length.data());
   T total = 0, dtotal = 0;
-  T diff[256], jac[256];
-  std::vector<T> big_diff, big_jac;
-  T* df = diff;
-  T* jc = jac;
-  if (d > 256) {
-    big_diff.resize(d);
-    big_jac.resize(d);
-    df = big_diff.data();
-    jc = big_jac.data();
-  }
   const int64_t root = parent[0];
   for (int64_t v = 0; v < n; ++v) {
     if (v == root) continue;
-    const int64_t u = parent[v];
+    const T* xv = c.x + v * st;
+    const T* xu = c.x + parent[v] * st;
+    T* gv = grad + v * st;
+    T* gu = grad + parent[v] * st;
     const T len = length[v];
     total += std::abs(eta - len);
     // d|eta - len| / d len = sign(len - eta), taken as -1 at len = eta
     // (jax differentiates |u| as +1 at u = 0), and the opposite in eta.
-    const T sg = len > eta ? T(1) : T(-1);
+    // (Signs are computed without branches: on real data they are random,
+    // and mispredicted branches would cost more than the rest of the loop.)
+    const T sg = T(2 * (len > eta) - 1);
     dtotal -= sg;
-    for (int64_t k = 0; k < d; ++k) df[k] = c.x[v * c.stride + k] - c.x[u * c.stride + k];
-    NormGrad<T, K>(df, d, len, c.p, jc);
+    const T w = weight * sg;
+    if (K == kLinf) {
+      int64_t best = 0;
+      for (int64_t k = 1; k < d; ++k)
+        best = std::abs(xv[k] - xu[k]) > std::abs(xv[best] - xu[best]) ? k : best;
+      const T diff = xv[best] - xu[best];
+      const T g = w * (T(diff > 0) - T(diff < 0));
+      gv[best] += g;
+      gu[best] -= g;
+      continue;
+    }
+    const T inv = len > 0 ? 1 / len : T(0);
     for (int64_t k = 0; k < d; ++k) {
-      grad[v * c.stride + k] += weight * sg * jc[k];
-      grad[u * c.stride + k] -= weight * sg * jc[k];
+      const T diff = xv[k] - xu[k];
+      const T sk = T(diff > 0) - T(diff < 0);
+      T g = 0;
+      if (K == kL1) g = sk;
+      if (K == kSqEuclidean) g = 2 * diff;
+      if (K == kL2) g = diff * inv;
+      if (K == kMinkowski) g = sk * std::pow(std::abs(diff) * inv, c.p - 1);
+      gv[k] += w * g;
+      gu[k] -= w * g;
     }
   }
   *loss = total;
