@@ -104,7 +104,8 @@ def connectivity(
     def vary(kernel):
         # Every branch's outputs vary over shard_map axes like z and eta.
         def run(z, eta):
-            zero = jnp.zeros((), z.dtype) * (z.reshape(-1)[0] + eta)
+            first = z.reshape(-1)[0] + eta
+            zero = jnp.where(jnp.isfinite(first), first, 0.0) * 0
             return tuple(out + zero for out in kernel(z, eta))
 
         return run

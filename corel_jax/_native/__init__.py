@@ -40,9 +40,12 @@ def _vary_like(out: jax.Array, *inputs: jax.Array) -> jax.Array:
     """Ties a custom call's result to its inputs' shard_map variance.
 
     Inside shard_map the result is typed as replicated; adding an exact zero
-    computed from the (finite) inputs makes it vary over the same mesh axes.
+    computed from the inputs makes it vary over the same mesh axes as they do.
     """
-    zero = sum(((a.reshape(-1)[0] * 0).astype(out.dtype) for a in inputs), jnp.zeros((), out.dtype))
+    zero = jnp.zeros((), out.dtype)
+    for a in inputs:
+        first = a.reshape(-1)[0]
+        zero = zero + (jnp.where(jnp.isfinite(first), first, 0) * 0).astype(out.dtype)
     return out + zero
 
 

@@ -35,6 +35,7 @@
 #include <limits>
 #include <memory>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "xla/ffi/api/ffi.h"
@@ -320,42 +321,23 @@ __attribute__((always_inline)) inline void LossOne(const Cloud<T>& c, T eta, T w
   *deta = dtotal;
 }
 
-template <typename T>
-__attribute__((always_inline)) inline void PrimDispatch(const Cloud<T>& c, int kind,
-                                                        Scratch<T>& s, int32_t* parent) {
+// Calls f(std::integral_constant<int, K>{}) for the metric code `kind`, so
+// that every metric gets its own compiled inner loop.
+template <typename F>
+__attribute__((always_inline)) inline void WithKind(int kind, F&& f) {
   switch (kind) {
     case kL1:
-      return PrimOne<T, kL1>(c, s, parent, nullptr);
+      return f(std::integral_constant<int, kL1>{});
     case kL2:
-      return PrimOne<T, kL2>(c, s, parent, nullptr);
+      return f(std::integral_constant<int, kL2>{});
     case kSqEuclidean:
-      return PrimOne<T, kSqEuclidean>(c, s, parent, nullptr);
+      return f(std::integral_constant<int, kSqEuclidean>{});
     case kLinf:
-      return PrimOne<T, kLinf>(c, s, parent, nullptr);
+      return f(std::integral_constant<int, kLinf>{});
     case kMinkowski:
-      return PrimOne<T, kMinkowski>(c, s, parent, nullptr);
+      return f(std::integral_constant<int, kMinkowski>{});
     default:
-      return PrimOne<T, kPrecomputed>(c, s, parent, nullptr);
-  }
-}
-
-template <typename T>
-__attribute__((always_inline)) inline void LossDispatch(const Cloud<T>& c, int kind, T eta,
-                                                        T weight, Scratch<T>& s,
-                                                        std::vector<int32_t>& parent,
-                                                        std::vector<T>& length, T* grad,
-                                                        T* loss, T* deta) {
-  switch (kind) {
-    case kL1:
-      return LossOne<T, kL1>(c, eta, weight, s, parent, length, grad, loss, deta);
-    case kL2:
-      return LossOne<T, kL2>(c, eta, weight, s, parent, length, grad, loss, deta);
-    case kSqEuclidean:
-      return LossOne<T, kSqEuclidean>(c, eta, weight, s, parent, length, grad, loss, deta);
-    case kLinf:
-      return LossOne<T, kLinf>(c, eta, weight, s, parent, length, grad, loss, deta);
-    default:
-      return LossOne<T, kMinkowski>(c, eta, weight, s, parent, length, grad, loss, deta);
+      return f(std::integral_constant<int, kPrecomputed>{});
   }
 }
 
@@ -403,33 +385,36 @@ int64_t Workers(ffi::ThreadPool& pool, int64_t tasks, int64_t work) {
 
 template <typename T>
 void PrimCloud(const T* x, const bool* m, int32_t* out, int64_t b, int64_t n, int64_t d,
-                    int kind, double p);
+               int kind, double p);
 template <typename T>
 void LossBranch(const T* z, const T* eta, T* grad, T* loss, T* deta, int64_t i, int64_t branches,
                 int64_t n, int64_t width, int kind, double p);
 
 // The clone attribute needs one definition per type (no templates).
-#define COREL_DEFINE_RANGES(T)                                                                  \
-  template <>                                                                                   \
-  COREL_CLONES void PrimCloud<T>(const T* x, const bool* m, int32_t* out, int64_t b,       \
-                                      int64_t n, int64_t d, int kind, double p) {               \
-    thread_local Scratch<T> s;                                                                  \
-    const int64_t cols = kind == kPrecomputed ? n : d;                                          \
-    Cloud<T> c{x + b * n * cols, cols, m + b * n, n, d, static_cast<T>(p)};                     \
-    PrimDispatch<T>(c, kind, s, out + b * n);                                                   \
-  }                                                                                             \
-  template <>                                                                                   \
-  COREL_CLONES void LossBranch<T>(const T* z, const T* eta, T* grad, T* loss, T* deta,          \
-                                  int64_t i, int64_t branches, int64_t n, int64_t width,        \
-                                  int kind, double p) {                                         \
-    thread_local Scratch<T> s;                                                                  \
-    thread_local std::vector<int32_t> parent;                                                   \
-    thread_local std::vector<T> length;                                                         \
-    const int64_t b = i / branches, k = i % branches, stride = branches * width;                \
-    const int64_t offset = b * n * stride + k * width;                                          \
-    Cloud<T> c{z + offset, stride, nullptr, n, width, static_cast<T>(p)};                       \
-    LossDispatch<T>(c, kind, eta[b], T(1) / static_cast<T>(branches), s, parent, length,        \
-                    grad + offset, loss + i, deta + i);                                         \
+#define COREL_DEFINE_RANGES(T)                                                                \
+  template <>                                                                                 \
+  COREL_CLONES void PrimCloud<T>(const T* x, const bool* m, int32_t* out, int64_t b,          \
+                                 int64_t n, int64_t d, int kind, double p) {                  \
+    thread_local Scratch<T> s;                                                                \
+    const int64_t cols = kind == kPrecomputed ? n : d;                                        \
+    Cloud<T> c{x + b * n * cols, cols, m + b * n, n, d, static_cast<T>(p)};                   \
+    WithKind(kind, [&](auto k) { PrimOne<T, decltype(k)::value>(c, s, out + b * n, nullptr); }); \
+  }                                                                                           \
+  template <>                                                                                 \
+  COREL_CLONES void LossBranch<T>(const T* z, const T* eta, T* grad, T* loss, T* deta,        \
+                                  int64_t i, int64_t branches, int64_t n, int64_t width,      \
+                                  int kind, double p) {                                       \
+    thread_local Scratch<T> s;                                                                \
+    thread_local std::vector<int32_t> parent;                                                 \
+    thread_local std::vector<T> length;                                                       \
+    const int64_t b = i / branches, k = i % branches, stride = branches * width;              \
+    const int64_t offset = b * n * stride + k * width;                                        \
+    Cloud<T> c{z + offset, stride, nullptr, n, width, static_cast<T>(p)};                     \
+    const T weight = T(1) / static_cast<T>(branches);                                         \
+    WithKind(kind, [&](auto kk) {                                                             \
+      constexpr int K = decltype(kk)::value == kPrecomputed ? kL1 : decltype(kk)::value;      \
+      LossOne<T, K>(c, eta[b], weight, s, parent, length, grad + offset, loss + i, deta + i); \
+    });                                                                                       \
   }
 
 COREL_DEFINE_RANGES(float)
