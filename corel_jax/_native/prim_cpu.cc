@@ -35,7 +35,6 @@
 #include <limits>
 #include <memory>
 #include <thread>
-#include <type_traits>
 #include <vector>
 
 #include "xla/ffi/api/ffi.h"
@@ -321,25 +320,36 @@ __attribute__((always_inline)) inline void LossOne(const Cloud<T>& c, T eta, T w
   *deta = dtotal;
 }
 
-// Calls f(std::integral_constant<int, K>{}) for the metric code `kind`, so
-// that every metric gets its own compiled inner loop.
-template <typename F>
-__attribute__((always_inline)) inline void WithKind(int kind, F&& f) {
-  switch (kind) {
-    case kL1:
-      return f(std::integral_constant<int, kL1>{});
-    case kL2:
-      return f(std::integral_constant<int, kL2>{});
-    case kSqEuclidean:
-      return f(std::integral_constant<int, kSqEuclidean>{});
-    case kLinf:
-      return f(std::integral_constant<int, kLinf>{});
-    case kMinkowski:
-      return f(std::integral_constant<int, kMinkowski>{});
-    default:
-      return f(std::integral_constant<int, kPrecomputed>{});
+// Runs CALL with K set to the metric code `kind` as a compile-time constant,
+// so every metric gets its own inner loop. (A macro, not a generic lambda: a
+// lambda would be compiled without the enclosing function's target clone.)
+#define COREL_WITH_KIND(kind, CALL)            \
+  switch (kind) {                              \
+    case kL1: {                                \
+      constexpr int K = kL1;                   \
+      CALL;                                    \
+    } break;                                   \
+    case kL2: {                                \
+      constexpr int K = kL2;                   \
+      CALL;                                    \
+    } break;                                   \
+    case kSqEuclidean: {                       \
+      constexpr int K = kSqEuclidean;          \
+      CALL;                                    \
+    } break;                                   \
+    case kLinf: {                              \
+      constexpr int K = kLinf;                 \
+      CALL;                                    \
+    } break;                                   \
+    case kMinkowski: {                         \
+      constexpr int K = kMinkowski;            \
+      CALL;                                    \
+    } break;                                   \
+    default: {                                 \
+      constexpr int K = kPrecomputed;          \
+      CALL;                                    \
+    }                                          \
   }
-}
 
 // ----------------------------------------------------------------- batches
 
@@ -398,7 +408,7 @@ void LossBranch(const T* z, const T* eta, T* grad, T* loss, T* deta, int64_t i, 
     thread_local Scratch<T> s;                                                                \
     const int64_t cols = kind == kPrecomputed ? n : d;                                        \
     Cloud<T> c{x + b * n * cols, cols, m + b * n, n, d, static_cast<T>(p)};                   \
-    WithKind(kind, [&](auto k) { PrimOne<T, decltype(k)::value>(c, s, out + b * n, nullptr); }); \
+    COREL_WITH_KIND(kind, (PrimOne<T, K>(c, s, out + b * n, nullptr)))                       \
   }                                                                                           \
   template <>                                                                                 \
   COREL_CLONES void LossBranch<T>(const T* z, const T* eta, T* grad, T* loss, T* deta,        \
@@ -411,10 +421,10 @@ void LossBranch(const T* z, const T* eta, T* grad, T* loss, T* deta, int64_t i, 
     const int64_t offset = b * n * stride + k * width;                                        \
     Cloud<T> c{z + offset, stride, nullptr, n, width, static_cast<T>(p)};                     \
     const T weight = T(1) / static_cast<T>(branches);                                         \
-    WithKind(kind, [&](auto kk) {                                                             \
-      constexpr int K = decltype(kk)::value == kPrecomputed ? kL1 : decltype(kk)::value;      \
-      LossOne<T, K>(c, eta[b], weight, s, parent, length, grad + offset, loss + i, deta + i); \
-    });                                                                                       \
+    /* (kind 5 is rejected before; it compiles as l1 here) */                                 \
+    COREL_WITH_KIND(kind, (LossOne<T, K == kPrecomputed ? kL1 : K>(                          \
+                              c, eta[b], weight, s, parent, length, grad + offset, loss + i, \
+                              deta + i)))                                                     \
   }
 
 COREL_DEFINE_RANGES(float)
