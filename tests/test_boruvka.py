@@ -15,6 +15,9 @@ from test_persistence import METRICS, assert_is_spanning_tree, scipy_deaths
 from corel_jax import _boruvka
 from corel_jax.persistence import rips_h0
 
+# One compilation per call instead of op-by-op dispatch.
+jrips = jax.jit(rips_h0, static_argnames=("metric", "algorithm", "sort"))
+
 
 def kruskal_total_order(dist: np.ndarray, real: np.ndarray) -> set[tuple[int, int]]:
     """The unique MST when edges are ordered by (length, i, j), i < j."""
@@ -63,18 +66,18 @@ class TestDeaths:
         lower_garbage = dist + np.tril(rng.uniform(-0.5, 0.5, size=dist.shape), -1).astype(
             np.float32
         )
-        res = rips_h0(lower_garbage, metric="precomputed", algorithm="boruvka")
+        res = jrips(lower_garbage, metric="precomputed", algorithm="boruvka")
         np.testing.assert_allclose(res.deaths, scipy_deaths(dist.astype(np.float64)), rtol=1e-6)
 
     @pytest.mark.parametrize("metric,kw", [METRICS[0], METRICS[1], METRICS[3]])
     def test_ties_follow_the_documented_total_order(self, metric, kw):
         x = grid_cloud()
         dist = cdist(x, x, **kw).astype(np.float32)
-        res = rips_h0(x, metric=metric, algorithm="boruvka")
+        res = jrips(x, metric=metric, algorithm="boruvka")
         edges = {tuple(map(int, e)) for e in np.asarray(res.edges)}
         assert edges == kruskal_total_order(dist, np.ones(len(x), bool))
         # deaths never differ from Prim's, whatever the ties
-        prim = rips_h0(x, metric=metric, algorithm="matrix_free")
+        prim = jrips(x, metric=metric, algorithm="matrix_free")
         np.testing.assert_array_equal(res.deaths, prim.deaths)
         # deterministic: jit and a second call route identically
         again = jax.jit(lambda x: rips_h0(x, metric=metric, algorithm="boruvka"))(x)
@@ -110,7 +113,7 @@ class TestSearch:
         monkeypatch.setattr(_boruvka, "DENSE_MAX_ENTRIES", 100)
         monkeypatch.setattr(_boruvka, "TILE_ROWS", 16)
         x = rng.normal(size=(150, 4)).astype(np.float32)
-        res = rips_h0(x, metric="l2", algorithm="boruvka")
+        res = jax.jit(lambda x: rips_h0(x, metric="l2", algorithm="boruvka"))(x)  # (no cache)
         np.testing.assert_allclose(res.deaths, scipy_deaths(cdist(x, x)), rtol=2e-5, atol=1e-5)
 
 
@@ -134,14 +137,14 @@ class TestMaskAndTransformations:
         pad = np.concatenate([x[:5], np.full((4, 3), np.nan, np.float32), x[5:]])
         mask = np.arange(24) < 5
         mask[9:] = True
-        res = rips_h0(pad, mask=mask, algorithm="boruvka")
-        np.testing.assert_allclose(res.deaths[:19], rips_h0(x).deaths, rtol=1e-6)
+        res = jrips(pad, mask=mask, algorithm="boruvka")
+        np.testing.assert_allclose(res.deaths[:19], jrips(x).deaths, rtol=1e-6)
         np.testing.assert_array_equal(res.edges[19:], -1)
 
     def test_float64(self, rng):
         x = rng.normal(size=(40, 3))
         with jax.enable_x64(True):
-            res = rips_h0(jnp.asarray(x), metric="l2", algorithm="boruvka")
+            res = jrips(jnp.asarray(x), metric="l2", algorithm="boruvka")
             assert res.deaths.dtype == jnp.float64
             np.testing.assert_allclose(res.deaths, scipy_deaths(cdist(x, x)), rtol=1e-12)
 
@@ -152,10 +155,12 @@ class TestGradients:
         with jax.enable_x64(True):
             x = jnp.asarray(rng.normal(size=(20, 3)))
             w = jnp.asarray(rng.normal(size=(19,)))
-            f = lambda x: jnp.sum(w * rips_h0(x, metric=metric, algorithm="boruvka").deaths)
+            f = jax.jit(
+                lambda x: jnp.sum(w * rips_h0(x, metric=metric, algorithm="boruvka").deaths)
+            )
             jax.test_util.check_grads(f, (x,), order=1, modes=["rev"], eps=1e-6)
             g = jax.grad(f)(x)
-            g_prim = jax.grad(lambda x: jnp.sum(w * rips_h0(x, metric=metric).deaths))(x)
+            g_prim = jax.jit(jax.grad(lambda x: jnp.sum(w * rips_h0(x, metric=metric).deaths)))(x)
             np.testing.assert_allclose(g, g_prim, rtol=1e-10, atol=1e-12)
 
     @pytest.mark.parametrize("metric", ["l2", "linf"])
@@ -163,4 +168,4 @@ class TestGradients:
         base = rng.normal(size=(10, 3)).astype(np.float32)
         x = np.concatenate([base, base[:4]])
         loss = lambda x: jnp.sum(rips_h0(x, metric=metric, algorithm="boruvka").deaths)
-        assert np.all(np.isfinite(jax.grad(loss)(x)))
+        assert np.all(np.isfinite(jax.jit(jax.grad(loss))(x)))

@@ -20,6 +20,9 @@ from corel_jax import _boruvka, _native, _pallas_prim, _pallas_search
 from corel_jax.loss import connectivity_loss
 from corel_jax.persistence import parse_metric, rips_h0
 
+# One compilation per call instead of op-by-op dispatch.
+jrips = jax.jit(rips_h0, static_argnames=("metric", "algorithm", "sort"))
+
 TRITON_CALL = jax.export.DisabledSafetyCheck.custom_call("__gpu$xla.gpu.triton")
 # The Prim implementations that must build the identical tree.
 PRIM = ["matrix_free"] + (["native"] if _native.AVAILABLE else [])
@@ -60,7 +63,7 @@ class TestPrimKernel:
     @pytest.mark.parametrize("metric,kw", [METRICS[1]])
     def test_random_clouds_match_scipy(self, rng, metric, kw):
         x = rng.normal(size=(70, 5)).astype(np.float32)
-        res = rips_h0(x, metric=metric, algorithm="pallas")
+        res = jrips(x, metric=metric, algorithm="pallas")
         ref = scipy_deaths(cdist(x.astype(np.float64), x.astype(np.float64), **kw))
         np.testing.assert_allclose(res.deaths, ref, rtol=2e-5, atol=1e-5)
 
@@ -68,10 +71,10 @@ class TestPrimKernel:
         with jax.enable_x64(True):
             x = jnp.asarray(rng.normal(size=(20, 3)))
             w = jnp.asarray(rng.normal(size=(19,)))
-            f = lambda x: jnp.sum(w * rips_h0(x, metric="l2", algorithm="pallas").deaths)
+            f = jax.jit(lambda x: jnp.sum(w * rips_h0(x, metric="l2", algorithm="pallas").deaths))
             assert f(x).dtype == jnp.float64
             np.testing.assert_allclose(
-                rips_h0(x, metric="l2", algorithm="pallas").deaths,
+                jrips(x, metric="l2", algorithm="pallas").deaths,
                 scipy_deaths(cdist(np.asarray(x), np.asarray(x))),
                 rtol=1e-12,
             )
@@ -82,9 +85,10 @@ class TestPrimKernel:
         base = rng.normal(size=(10, 3)).astype(np.float32)
         x = np.concatenate([base, base[:3]])
         loss = lambda x, alg: jnp.sum(rips_h0(x, metric=metric, algorithm=alg).deaths)
-        g = jax.grad(loss)(x, "pallas")
+        grad = jax.jit(jax.grad(loss), static_argnums=1)
+        g = grad(x, "pallas")
         assert np.all(np.isfinite(g))
-        np.testing.assert_allclose(g, jax.grad(loss)(x, "auto"))
+        np.testing.assert_allclose(g, grad(x, "auto"))
 
 
 class TestTiledSearchKernel:
@@ -109,9 +113,9 @@ class TestTiledSearchKernel:
     def test_large_clouds_use_boruvka_with_the_kernel(self, rng, monkeypatch):
         monkeypatch.setattr(_pallas_prim, "PRIM_MAX_POINTS", 64)
         x = rng.normal(size=(100, 4)).astype(np.float32)
-        res = rips_h0(x, metric="l2", algorithm="pallas")
+        res = jax.jit(lambda x: rips_h0(x, metric="l2", algorithm="pallas"))(x)  # (no cache)
         np.testing.assert_allclose(res.deaths, scipy_deaths(cdist(x, x)), rtol=2e-5, atol=1e-5)
-        ref = rips_h0(x, metric="l2", algorithm="boruvka")
+        ref = jrips(x, metric="l2", algorithm="boruvka")
         np.testing.assert_array_equal(res.edges, ref.edges)
 
 
