@@ -195,9 +195,10 @@ def _peer_fns(x: np.ndarray) -> dict[str, Callable[[], object] | None]:
     return fns
 
 
-# Largest n each implementation is run at (beyond it: minutes, or several GB
-# of memory on a 24 GiB machine shared with other jobs).
-MAX_N = {"gudhi": 4_000, "giotto-ph": 4_000, "corel_jax dense": 8_192}
+# Largest n each implementation is run at: beyond it, minutes per call or
+# more memory than a 24 GiB machine shared with other jobs has (ripser needs
+# 3.5 GB at n = 8,000, growing as n^2).
+MAX_N = {"gudhi": 4_000, "giotto-ph": 4_000, "ripser": 4_000, "corel_jax dense": 8_192}
 
 
 def bench_single_clouds(sizes: list[int], repeats: int) -> dict:

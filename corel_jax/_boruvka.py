@@ -49,7 +49,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from corel_jax import _distances
+from corel_jax import _distances, _prim_xla
 
 # A search: (comp (n,) int32) -> (best distance (n,), best vertex (n,) int32).
 Search = Callable[[jax.Array], tuple[jax.Array, jax.Array]]
@@ -173,7 +173,7 @@ def boruvka(search: Search, mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.
     # varies (under shard_map) like the data it is computed from.
     state = body((iota, iota, iota, jnp.array(True)))
     comp, src, dst, _ = lax.while_loop(cond, body, state)
-    root = comp[jnp.argmax(mask)]
+    root = comp[_prim_xla.first_real(mask)]
     return src, dst, root
 
 

@@ -134,7 +134,7 @@ def _tree_fn(algorithm: str, n: int, d: int, kind: str, p: float):
         def tree(x, mask):
             parent = parent_fn(x, mask)
             zero = parent * 0  # (varies over shard_map axes like the other branches)
-            root = jnp.argmax(mask).astype(jnp.int32) + zero[0]
+            root = _prim_xla.first_real(mask) + zero[0]
             return parent, jnp.arange(n, dtype=jnp.int32) + zero, root
 
         return tree
