@@ -1,19 +1,26 @@
 """Speed of corel_jax.persistence against its peers, measured side by side.
 
-Two tables, printed and written as JSON:
+Three tables, printed and written as JSON and Markdown; every row of a table
+comes from the same run, and the timings of a table are interleaved (each
+repeat times every row once), so a change of machine load hits all rows alike:
 
-(a) the paper's training step: ``connectivity_loss`` forward + backward on a
-    batch of 100 codes, 16 branches x 10 dims, l1 metric, jitted; against
-    torch-topological's ``VietorisRipsComplex(dim=0, p=1)`` looped over the 16
-    branches (what a PyTorch user writes; forward + backward), and against
-    scipy (cdist + minimum_spanning_tree per branch, forward only).
-(b) single clouds, 16 dims, l2, n = 100 ... 20,000: ``rips_h0`` (auto, and
-    each algorithm) against scipy single linkage, gudhi, giotto-ph and
-    ripser; and the peak memory (max RSS of a fresh process, minus that of a
-    process that only imported the libraries) at the largest n.
+(a) the paper's training step: the connectivity loss forward + backward on a
+    batch of 100 codes, 16 branches x 10 dims, l1, jitted. corel_jax rows:
+    ``connectivity_loss`` (auto: the fused kernel, one call per batch), and
+    the unfused loss (``rips_h0`` per branch through its custom VJP) with
+    each MST algorithm. Peers: torch-topological's
+    ``VietorisRipsComplex(dim=0, p=1)`` looped over the 16 branches (what a
+    PyTorch user writes; forward + backward) and scipy (cdist +
+    minimum_spanning_tree per branch, forward only).
+(b) single clouds, 16 dims, l2, n = 100 ... 20,000: ``rips_h0`` with each
+    algorithm against scipy single linkage, gudhi, giotto-ph and ripser.
+(c) the peak memory (max RSS of a fresh process, minus that of a process
+    that only imported the libraries) at the largest n.
 
-Peers that are not installed are reported as missing. Timings are the median
-of repeated runs after a warm-up (JAX compile time reported separately).
+On a GPU the Pallas rows are added; on a CPU the Pallas kernels would only
+run in interpret mode, which is not a speed, so they are left out. Peers
+that are not installed are reported as missing. Timings are medians of
+repeated samples after a warm-up (JAX compile time reported separately).
 
 Usage:
   python benchmarks/bench_persistence.py --out benchmarks/results/persistence_cpu.json
@@ -38,57 +45,83 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from corel_jax.loss import connectivity_loss
+from corel_jax.loss import connectivity_loss, split_branches
 from corel_jax.persistence import rips_h0
+
+ON_GPU = jax.default_backend() in ("gpu", "cuda", "rocm")
+# The MST algorithms measured (Pallas only where it compiles to a kernel).
+ALGORITHMS = ["native", "matrix_free", "dense", "boruvka"] + (["pallas"] if ON_GPU else [])
 
 
 def have(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def timeit(fn: Callable[[], object], *, repeats: int, min_time: float = 0.2) -> float:
-    """Median seconds per call; each sample averages enough calls to last ``min_time``."""
-    fn()
-    t0 = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - t0, 1e-7)
-    inner = max(1, int(min_time / once / repeats))
-    samples = []
-    for _ in range(repeats):
+def interleaved(fns: dict[str, Callable[[], object]], *, repeats: int, min_time: float = 0.1):
+    """Median seconds per call of each function; the repeats are interleaved.
+
+    Each sample averages enough calls to last about ``min_time``.
+    """
+    inner = {}
+    for name, fn in fns.items():  # (JAX functions were compiled by a first call)
         t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        samples.append((time.perf_counter() - t0) / inner)
-    return statistics.median(samples)
+        fn()
+        inner[name] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(inner[name]):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / inner[name])
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def jitted(fn, *args) -> tuple[Callable[[], object], float]:
+    """A no-argument timed call of ``jax.jit(fn)(*args)`` and its first-call seconds."""
+    f = jax.jit(fn)
+    t0 = time.perf_counter()
+    jax.block_until_ready(f(*args))
+    return (lambda: jax.block_until_ready(f(*args))), time.perf_counter() - t0
 
 
 # ---------------------------------------------------------------- (a) paper step
+
+FUSED = "corel_jax connectivity_loss (auto: fused kernel)"
+
+
+def unfused_loss(z, algorithm: str):
+    """The loss written with rips_h0 per branch (its custom VJP), one MST algorithm."""
+    per_branch = lambda s: rips_h0(s, metric="l1", sort=False, algorithm=algorithm).deaths
+    deaths = jax.vmap(per_branch)(split_branches(z, 16))
+    return jnp.mean(jnp.sum(jnp.abs(2.0 - deaths), axis=-1))
 
 
 def bench_paper_step(repeats: int) -> dict:
     rng = np.random.default_rng(0)
     z_np = rng.normal(scale=0.5, size=(100, 160)).astype(np.float32)
-    rows = {}
-
     z = jnp.asarray(z_np)
-    step = jax.jit(jax.value_and_grad(lambda z: connectivity_loss(z, eta=2.0, num_branches=16)))
-    t0 = time.perf_counter()
-    jax.block_until_ready(step(z))
-    compile_s = time.perf_counter() - t0
-    rows["corel_jax (jit, fwd+bwd)"] = {
-        "seconds": timeit(lambda: jax.block_until_ready(step(z)), repeats=repeats),
-        "compile_seconds": compile_s,
-    }
+    fns, compile_s = {}, {}
+    fns[FUSED], compile_s[FUSED] = jitted(
+        jax.value_and_grad(lambda z: connectivity_loss(z, eta=2.0, num_branches=16)), z
+    )
+    for alg in ALGORITHMS:
+        name = f"corel_jax unfused, rips_h0 algorithm={alg}"
+        fns[name], compile_s[name] = jitted(
+            jax.value_and_grad(lambda z, a=alg: unfused_loss(z, a)), z
+        )
 
+    rows: dict[str, dict] = {}
+    torch_name = "torch-topological (loop over 16 branches, fwd+bwd, {} threads)"
     if have("torch_topological"):
         import torch
         from torch_topological.nn import VietorisRipsComplex
 
-        torch.set_num_threads(os.cpu_count() or 1)
         vr = VietorisRipsComplex(dim=0, p=1)
         zt = torch.tensor(z_np, requires_grad=True)
 
-        def torch_step():
+        def torch_step(threads):
+            torch.set_num_threads(threads)
             zt.grad = None
             total = 0.0
             for b in range(16):
@@ -98,11 +131,11 @@ def bench_paper_step(repeats: int) -> dict:
             (total / 16).backward()
             return total
 
-        rows["torch-topological (loop over 16 branches, fwd+bwd)"] = {
-            "seconds": timeit(torch_step, repeats=repeats)
-        }
+        # Both thread counts: the peer is credited with its faster one.
+        for threads in sorted({1, os.cpu_count() or 1}):
+            fns[torch_name.format(threads)] = lambda t=threads: torch_step(t)
     else:
-        rows["torch-topological (loop over 16 branches, fwd+bwd)"] = {"missing": True}
+        rows[torch_name.format("any")] = {"missing": True}
 
     from scipy.sparse.csgraph import minimum_spanning_tree
     from scipy.spatial.distance import cdist
@@ -114,10 +147,13 @@ def bench_paper_step(repeats: int) -> dict:
             total += np.abs(2.0 - minimum_spanning_tree(cdist(s, s, "cityblock")).data).sum()
         return total / 16
 
-    rows["scipy (cdist + MST per branch, fwd only)"] = {
-        "seconds": timeit(scipy_step, repeats=repeats)
-    }
-    ours = rows["corel_jax (jit, fwd+bwd)"]["seconds"]
+    fns["scipy (cdist + MST per branch, fwd only)"] = scipy_step
+    times = interleaved(fns, repeats=repeats)
+    for name, seconds in times.items():
+        rows[name] = {"seconds": seconds}
+        if name in compile_s:
+            rows[name]["compile_seconds"] = compile_s[name]
+    ours = rows[FUSED]["seconds"]
     for r in rows.values():
         if "seconds" in r:
             r["ratio_vs_corel_jax"] = r["seconds"] / ours
@@ -159,8 +195,10 @@ def _peer_fns(x: np.ndarray) -> dict[str, Callable[[], object] | None]:
     return fns
 
 
-# Largest n each peer is run at (beyond it: minutes or > 10 GB of memory here).
-PEER_MAX_N = {"scipy single linkage": 20_000, "gudhi": 4_000, "giotto-ph": 20_000, "ripser": 20_000}
+# Largest n each implementation is run at: beyond it, minutes per call or
+# more memory than a 24 GiB machine shared with other jobs has (ripser needs
+# 3.5 GB at n = 8,000, growing as n^2).
+MAX_N = {"gudhi": 4_000, "giotto-ph": 4_000, "ripser": 4_000, "corel_jax dense": 8_192}
 
 
 def bench_single_clouds(sizes: list[int], repeats: int) -> dict:
@@ -169,26 +207,26 @@ def bench_single_clouds(sizes: list[int], repeats: int) -> dict:
     for n in sizes:
         x = rng.normal(size=(n, 16)).astype(np.float32)
         xj = jnp.asarray(x)
-        reps = repeats if n <= 4000 else max(3, repeats // 3)
-        row = {}
-        for alg in ("auto", "dense", "matrix_free"):
-            if alg == "dense" and n * n * 4 > 8e9:
+        fns, row = {}, {}
+        for alg in ["auto"] + ALGORITHMS:
+            name = f"corel_jax {alg}"
+            if n > MAX_N.get(name, n):
+                row[name] = {"skipped": f"n > {MAX_N[name]}"}
                 continue
-            f = jax.jit(lambda x, alg=alg: rips_h0(x, metric="l2", algorithm=alg).deaths)
-            t0 = time.perf_counter()
-            jax.block_until_ready(f(xj))
-            compile_s = time.perf_counter() - t0
-            row[f"corel_jax {alg}"] = {
-                "seconds": timeit(lambda f=f, xj=xj: jax.block_until_ready(f(xj)), repeats=reps),
-                "first_call_seconds": compile_s,
-            }
+            fns[name], first = jitted(
+                lambda x, a=alg: rips_h0(x, metric="l2", algorithm=a).deaths, xj
+            )
+            row[name] = {"first_call_seconds": first}
         for name, fn in _peer_fns(x).items():
             if fn is None:
                 row[name] = {"missing": True}
-            elif n > PEER_MAX_N[name]:
-                row[name] = {"skipped": f"n > {PEER_MAX_N[name]}"}
+            elif n > MAX_N.get(name, n):
+                row[name] = {"skipped": f"n > {MAX_N[name]}"}
             else:
-                row[name] = {"seconds": timeit(fn, repeats=reps if n < 20_000 else 1)}
+                fns[name] = fn
+        reps = repeats if n <= 4000 else 1
+        for name, seconds in interleaved(fns, repeats=reps, min_time=0.1).items():
+            row.setdefault(name, {})["seconds"] = seconds
         ours = row["corel_jax auto"]["seconds"]
         for r in row.values():
             if "seconds" in r:
@@ -237,9 +275,8 @@ def peak_memory_mib(n: int) -> dict:
 
     base = run("baseline")
     result = {"baseline_process_mib": base}
-    cases = ["corel_jax auto", "corel_jax matrix_free", "corel_jax dense", "scipy"]
-    if have("gph"):
-        cases.append("giotto-ph")
+    cases = [f"corel_jax {a}" for a in ["auto"] + ALGORITHMS if n <= MAX_N.get(f"corel_jax {a}", n)]
+    cases += ["scipy"] + (["giotto-ph"] if have("gph") and n <= MAX_N["giotto-ph"] else [])
     for which in cases:
         result[which] = run(which) - base
         print(f"  peak memory n={n} {which}: {result[which]:.0f} MiB above baseline", flush=True)
@@ -258,10 +295,13 @@ def fmt_seconds(s: float) -> str:
 
 
 def markdown(results: dict) -> str:
+    load = results.get("load_average_1min", [float("nan")] * 2)
     lines = [
-        f"Device: {results['device']}",
+        f"Device: {results['device']}; jax {results['jax']}; "
+        f"1-min load average {load[0]:.1f} -> {load[1]:.1f}",
         "",
-        "(a) paper step: 16 branches x 100 points x 10 dims, l1",
+        "(a) paper step: 16 branches x 100 points x 10 dims, l1, fwd+bwd (time, and ratio to "
+        "the fused corel_jax loss)",
         "",
     ]
     lines += ["| implementation | time per step | time / corel_jax |", "|---|---:|---:|"]
@@ -288,6 +328,16 @@ def markdown(results: dict) -> str:
             else:
                 cells.append(r.get("skipped", "-"))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    ratio = [
+        results["single_clouds"][n].get("corel_jax boruvka", {}).get("seconds", float("nan"))
+        / results["single_clouds"][n].get("corel_jax matrix_free", {}).get("seconds", float("nan"))
+        for n in sizes
+    ]
+    lines += [
+        "",
+        "XLA Borůvka / XLA Prim loop (matrix_free): "
+        + ", ".join(f"n={n}: {r:.2f}x" for n, r in zip(sizes, ratio, strict=True)),
+    ]
     if results.get("peak_memory_mib"):
         mem = results["peak_memory_mib"]
         lines += ["", f"Peak memory at n={mem['n']} (MiB above a process that only imported):", ""]
@@ -305,6 +355,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=None)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--only-paper-step", action="store_true")
     args = parser.parse_args()
 
     sizes = args.sizes or ([100, 1000] if args.quick else [100, 1000, 4000, 20000])
@@ -315,13 +366,19 @@ def main() -> None:
         "device": f"{dev.platform}: {dev.device_kind} ({os.cpu_count()} CPU cores, {cpu})",
         "jax": jax.__version__,
     }
+    load_before = os.getloadavg()[0]
     print(f"# {results['device']}, jax {jax.__version__}", flush=True)
     print("(a) paper step ...", flush=True)
     results["paper_step"] = bench_paper_step(repeats)
+    if args.only_paper_step:
+        for name, r in results["paper_step"].items():
+            print(f"  {name}: {fmt_seconds(r['seconds'])} ({r['ratio_vs_corel_jax']:.1f}x)")
+        return
     print("(b) single clouds ...", flush=True)
     results["single_clouds"] = bench_single_clouds(sizes, repeats)
     if not args.no_memory:
         results["peak_memory_mib"] = {"n": max(sizes), **peak_memory_mib(max(sizes))}
+    results["load_average_1min"] = [load_before, os.getloadavg()[0]]
     table = markdown(results)
     print(table)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

@@ -13,7 +13,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from corel_jax.persistence import Metric, rips_h0
+from corel_jax import _fused
+from corel_jax._distances import as_float, check_finite_eagerly
+from corel_jax.persistence import Metric, parse_metric, rips_h0
 
 __all__ = [
     "branch_deaths",
@@ -94,6 +96,13 @@ def connectivity_loss(
 
     (a sum over deaths, not divided by ``B``; the essential class is not used).
 
+    On a CPU with the C++ kernel built, and on CUDA/ROCm, the loss and its
+    gradient come from one fused kernel call per batch (the gradient is kept
+    for the backward pass through a ``jax.custom_vjp``); elsewhere it is
+    computed through :func:`corel_jax.persistence.rips_h0`. Both give the
+    same values and gradients; differentiable in ``z`` and ``eta`` (reverse
+    mode).
+
     Args:
       z: ``(B, D)`` latent codes of one mini-batch.
       eta: the target scale ``eta > 0`` (paper: 2).
@@ -106,7 +115,9 @@ def connectivity_loss(
 
     Raises:
       ValueError: ``z`` not of shape ``(B, D)`` with ``B >= 2``, ``D`` not
-        divisible by ``num_branches``, or ``eta <= 0``.
+        divisible by ``num_branches``, ``eta <= 0``, an unknown or
+        "precomputed" metric, or (eagerly) a non-finite code. Under ``jit`` a
+        branch with a non-finite code gives a NaN loss.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -115,12 +126,25 @@ def connectivity_loss(
       Array(1., dtype=float32)
 
     References:
-      Hofer et al., ICML 2019, Eq. (3) and Sec. 5.
+      Hofer et al., ICML 2019, Eq. (3) and Sec. 5;
+      ``docs/method.md#the-connectivity-loss``.
     """
     if not isinstance(eta, jax.core.Tracer) and not float(eta) > 0:
         raise ValueError(f"eta must be > 0; got {eta!r}.")
-    deaths = branch_deaths(z, num_branches=num_branches, metric=metric, sort=False)
-    return jnp.mean(jnp.sum(jnp.abs(eta - deaths), axis=-1))
+    kind, p = parse_metric(metric)
+    if kind == "precomputed":
+        raise ValueError("connectivity_loss needs a real metric, not 'precomputed'.")
+    z = as_float(z)
+    _check_codes(z, num_branches)
+    check_finite_eagerly(z, None)
+
+    def unfused(z, eta):
+        deaths = branch_deaths(z, num_branches=num_branches, metric=metric, sort=False)
+        return jnp.mean(jnp.sum(jnp.abs(eta - deaths), axis=-1))
+
+    # One kernel call for the loss and its gradient where a kernel runs.
+    eta = jnp.asarray(eta, z.dtype)
+    return _fused.connectivity(unfused, z, eta, num_branches=num_branches, kind=kind, p=p)
 
 
 def total_persistence(deaths: jax.typing.ArrayLike, *, p: float = 1.0) -> jax.Array:

@@ -46,14 +46,7 @@ def _library(name: str) -> bool:
                 or name.startswith("corel_jax.commands."))  # fmt: skip
 
 
-def _size_case(path):
-    # persistence.py is being split into modules on its own branch (the persistence engineer's).
-    split_elsewhere = path.name == "persistence.py" and len(path.read_text().splitlines()) > 500
-    marks = [pytest.mark.xfail(reason="split on the persistence branch")] if split_elsewhere else []
-    return pytest.param(path, marks=marks, id=_name(path))
-
-
-@pytest.mark.parametrize("path", [_size_case(p) for p in MODULES])
+@pytest.mark.parametrize("path", MODULES, ids=_name)
 def test_every_module_is_at_most_500_lines(path):
     assert len(path.read_text().splitlines()) <= 500
 

@@ -17,7 +17,7 @@ def mst_edges_l1(points: np.ndarray) -> list[tuple[int, int, float]]:
 
 
 def reference_loss_and_grad(z: np.ndarray, eta: float, k: int) -> tuple[float, np.ndarray]:
-    """The paper's loss (REFERENCE.md §2) and its gradient, written out directly.
+    """The paper's loss (docs/method.md#the-connectivity-loss) and its gradient, written out.
 
     L = (1/K) sum_branches sum_{(i,j) in MST} |eta - ||z_i - z_j||_1|;
     dL/dz_i = (1/K) * (-sign(eta - d_ij)) * sign(z_i - z_j), and minus that on z_j.
@@ -68,6 +68,13 @@ class TestConnectivityLoss:
             rtol=1e-6,
         )
 
+    def test_gradient_in_eta(self, rng):
+        # dL/deta = (1/K) sum_branches sum_deaths sign(eta - d)
+        z = rng.normal(scale=0.6, size=(50, 16)).astype(np.float32)
+        deaths = np.asarray(L.branch_deaths(z, num_branches=4))
+        g = jax.grad(lambda eta: L.connectivity_loss(z, eta=eta, num_branches=4))(1.5)
+        np.testing.assert_allclose(g, np.mean(np.sum(np.sign(1.5 - deaths), 1)), rtol=1e-6)
+
     def test_docstring_example(self):
         z = jnp.array([[0.0, 0.0], [2.0, 0.0], [2.0, 3.0]])
         assert float(L.connectivity_loss(z, num_branches=1)) == 1.0
@@ -85,6 +92,7 @@ class TestConnectivityLoss:
             (np.ones((1, 16)), {}, "at least 2"),
             (np.ones((10, 16)), {"eta": 0.0}, "eta must be > 0"),
             (np.ones((10, 16)), {"num_branches": 0}, "positive int"),
+            (np.ones((10, 16)), {"metric": "precomputed"}, "real metric"),
         ],
     )
     def test_bad_input(self, z, kwargs, match):

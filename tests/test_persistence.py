@@ -226,7 +226,7 @@ class TestDeaths:
         seed=st.integers(0, 2**31 - 1),
         integer=st.booleans(),
     )
-    @settings(max_examples=40, deadline=None)
+    @settings(max_examples=15, deadline=None)
     def test_property_matches_scipy(self, n, d, seed, integer):
         r = np.random.default_rng(seed)
         x = r.integers(-2, 3, size=(n, d)) if integer else r.normal(size=(n, d))

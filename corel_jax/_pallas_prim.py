@@ -1,0 +1,195 @@
+"""Prim's minimum spanning tree as a Pallas kernel, one program per cloud (private).
+
+The training case is a batch of small clouds (e.g. 16 branches x 100-2,000
+codes). On a GPU the XLA Prim loop launches a few tiny kernels per step, so
+its ``n - 1`` sequential steps are launch-bound. Here one Pallas program runs
+the whole loop for one cloud with the cloud held on chip: the padded
+``(N, D)`` block of points is loaded once, every step computes its row of
+distances on the fly from a dynamically indexed row of the block, and a
+vmapped batch of clouds becomes the kernel's grid (Pallas' batching rule), so
+one launch serves the whole batch.
+
+Contract: the same as the XLA loop (:func:`corel_jax._prim_xla.prim`): the
+``(n,)`` int32 ``parent`` array of Prim's tree over the ``mask`` vertices,
+rooted at the first real vertex, with the same tie rule (the first minimiser
+joins; a strictly shorter distance is needed to replace a parent), so on
+inputs whose distances are exact (integer coordinates) it returns the same
+edges as the C++ and XLA kernels. Every metric of ``rips_h0`` is supported;
+``"precomputed"`` reads rows of the padded ``(N, N)`` matrix instead.
+
+:func:`fused_connectivity` is the same loop returning the connectivity loss
+of each cloud, its derivative in ``eta`` and its gradient in the points,
+accumulated as vertices join (no second pass, no scatter): see
+``docs/method.md#the-connectivity-loss``.
+
+Lowering: the kernels use only block loads, dynamic row loads, elementwise
+ops, reductions and ``fori_loop``, which lower to Triton (CUDA, ROCm);
+blocks are padded to powers of two (Triton's constraint) with masked
+vertices and zero coordinates. With ``interpret=True`` the same kernels run
+on any backend through Pallas' interpreter (used by the CPU tests). Larger
+clouds (above :data:`PRIM_MAX_POINTS`) use Borůvka rounds with a tiled
+search kernel instead (:mod:`corel_jax._pallas_search`).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.experimental import pallas as pl
+from jax.experimental.pallas import triton as plt
+
+from corel_jax import _distances
+
+# Above this many points one program per cloud would hold too large a block
+# on chip; "pallas" switches to Borůvka rounds with the tiled search.
+PRIM_MAX_POINTS = 2048
+
+
+def _pow2(k: int, least: int = 1) -> int:
+    return max(least, 1 << max(0, k - 1).bit_length())
+
+
+def padded_shape(n: int, d: int, kind: str) -> tuple[int, int]:
+    """The power-of-two block ``(N, D)`` a cloud of ``n`` points in ``d`` dims is padded to."""
+    big_n = _pow2(n, 16)
+    return big_n, big_n if kind == "precomputed" else _pow2(d)
+
+
+def out_struct(shape: tuple[int, ...], dtype, *inputs: jax.Array) -> jax.ShapeDtypeStruct:
+    """An output type that varies over shard_map's mesh axes like the inputs do."""
+    axes = max((jax.typeof(a).manual_axis_type for a in inputs), key=lambda t: len(t.varying))
+    return jax.ShapeDtypeStruct(shape, dtype, manual_axis_type=axes)
+
+
+def _compiler_params(big_n: int) -> plt.CompilerParams:
+    # ptxas (sm_90, d = 16): no register spills for the Prim kernel up to
+    # N = 2,048 with 8 warps (16 warps cap the registers per thread at 128).
+    return plt.CompilerParams(num_warps=4 if big_n <= 256 else 8, num_stages=1)
+
+
+def _pad(x: jax.Array, mask: jax.Array, kind: str) -> tuple[jax.Array, jax.Array]:
+    n, d = x.shape
+    big_n, big_d = padded_shape(n, d, kind)
+    xp = jnp.zeros((big_n, big_d), x.dtype).at[:n, :d].set(x)
+    mp = jnp.zeros((big_n,), jnp.int32).at[:n].set(mask.astype(jnp.int32))
+    return xp, mp
+
+
+def _prim_loop(x_ref, m_ref, kind: str, p: float, on_join=None, extra=()):
+    """Prim's loop over the block in ``x_ref``; returns ``(parent, *extra)``.
+
+    ``on_join(v, pv, key_v, extra) -> extra`` is called as vertex ``v`` joins
+    the tree through the edge ``(pv, v)`` of length ``key_v``.
+    """
+    big_n = m_ref.shape[0]
+    mask = m_ref[...] != 0
+    inf = jnp.array(jnp.inf, x_ref.dtype)
+    iota = lax.broadcasted_iota(jnp.int32, (big_n,), 0)
+    if kind == "precomputed":
+        row = lambda v: x_ref[v, :]
+    else:
+        x = x_ref[...]  # the cloud, held on chip for the whole loop
+        row = lambda v: _distances.norm(x - x_ref[pl.ds(v, 1), :], kind, p)
+    # Root: the first real vertex (0 when there is none; then nothing runs).
+    root = jnp.min(jnp.where(mask, iota, big_n)) % big_n
+    key = jnp.where(mask & (iota != root), row(root), inf)
+    parent = jnp.zeros((big_n,), jnp.int32) + root
+
+    def body(_, carry):
+        key, parent, *rest = carry
+        kv = jnp.min(key)
+        v = jnp.min(jnp.where(key == kv, iota, big_n - 1))  # first minimiser
+        if on_join is not None:
+            pv = jnp.min(jnp.where(iota == v, parent, big_n))
+            rest = on_join(v, pv, kv, rest)
+        key = jnp.where(iota == v, inf, key)
+        r = row(v)
+        closer = (r < key) & (key < inf)  # strict: ties keep the earlier parent
+        return (jnp.where(closer, r, key), jnp.where(closer, v, parent), *rest)
+
+    steps = jnp.sum(mask.astype(jnp.int32)) - 1
+    _, parent, *rest = lax.fori_loop(0, steps, body, (key, parent, *extra))
+    return (parent, *rest)
+
+
+def _parent_kernel(x_ref, m_ref, parent_ref, *, kind: str, p: float):
+    (parent_ref[...],) = _prim_loop(x_ref, m_ref, kind, p)
+
+
+def prim_parent(
+    x: jax.Array, mask: jax.Array, kind: str, p: float, *, interpret: bool
+) -> jax.Array:
+    """Prim's ``(n,)`` int32 parent array of one cloud (vmap for batches).
+
+    Args:
+      x: ``(n, d)`` finite points, or an ``(n, n)`` matrix for "precomputed".
+      mask: ``(n,)`` bool, the real vertices.
+      kind, p: the metric (see :func:`corel_jax.persistence.parse_metric`).
+      interpret: run in Pallas interpret mode (any backend) instead of Triton.
+    """
+    n = x.shape[0]
+    xp, mp = _pad(x, mask, kind)
+    parent = pl.pallas_call(
+        functools.partial(_parent_kernel, kind=kind, p=p),
+        out_shape=out_struct(mp.shape, jnp.int32, xp, mp),
+        compiler_params=_compiler_params(mp.shape[0]),
+        interpret=interpret,
+    )(xp, mp)
+    return parent[:n]
+
+
+def _fused_kernel(x_ref, m_ref, eta_ref, stats_ref, grad_ref, *, kind: str, p: float):
+    big_n, big_d = x_ref.shape
+    eta = eta_ref[...]
+    iota = lax.broadcasted_iota(jnp.int32, (big_n, 1), 0)
+
+    def on_join(v, pv, kv, rest):
+        loss, deta, grad = rest
+        # d|eta - d| / d d = sign(d - eta), taken as -1 at d = eta (jax
+        # differentiates |u| as +1 at u = 0); d d(x_v, x_pv) / d x_v =
+        # J(x_v - x_pv), and -J on x_pv.
+        s = jnp.where(kv > eta, 1.0, -1.0).astype(x_ref.dtype)
+        jac = _distances.norm_grad(x_ref[pl.ds(v, 1), :] - x_ref[pl.ds(pv, 1), :], kind, p)
+        onehot = (iota == v).astype(grad.dtype) - (iota == pv).astype(grad.dtype)
+        return loss + jnp.abs(eta - kv), deta - s, grad + onehot * (s * jac)
+
+    zero = jnp.zeros((1,), x_ref.dtype)
+    init = (zero, zero, jnp.zeros((big_n, big_d), x_ref.dtype))
+    _, loss, deta, grad = _prim_loop(x_ref, m_ref, kind, p, on_join, init)
+    first = lax.broadcasted_iota(jnp.int32, (2,), 0) == 0  # (no concatenate in Triton)
+    stats_ref[...] = jnp.where(first, loss, deta)
+    grad_ref[...] = grad
+
+
+def fused_connectivity(
+    x: jax.Array, eta: jax.Array, kind: str, p: float, *, interpret: bool
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Connectivity loss of one cloud with its derivatives (vmap for batches).
+
+    Args:
+      x: ``(n, d)`` finite points.
+      eta: scalar, the loss' scale.
+      kind, p: the metric.
+      interpret: run in Pallas interpret mode instead of Triton.
+
+    Returns:
+      ``(loss, dloss_deta, dloss_dx)``: ``sum_k |eta - d_k|`` over the
+      cloud's MST edges, its derivative in ``eta`` and its ``(n, d)``
+      gradient in ``x``.
+    """
+    n, d = x.shape
+    xp, mp = _pad(x, jnp.ones((n,), bool), kind)
+    eta = jnp.reshape(eta, (1,)).astype(x.dtype)
+    stats, grad = pl.pallas_call(
+        functools.partial(_fused_kernel, kind=kind, p=p),
+        out_shape=(
+            out_struct((2,), x.dtype, xp, eta),
+            out_struct(xp.shape, x.dtype, xp, eta),
+        ),
+        compiler_params=_compiler_params(xp.shape[0]),
+        interpret=interpret,
+    )(xp, mp, eta)
+    return stats[0], stats[1], grad[:n, :d]
