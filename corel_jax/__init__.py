@@ -10,6 +10,7 @@ from corel_jax.loss import (
     branch_deaths,
     connectivity_loss,
     reconstruction_loss,
+    signature_loss,
     split_branches,
     total_persistence,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "pairwise_distances",
     "reconstruction_loss",
     "rips_h0",
+    "signature_loss",
     "split_branches",
     "total_persistence",
 ]
