@@ -15,8 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from corel_jax.persistence import Metric, rips_h0
-from corel_jax.persistence import pairwise_distances, parse_metric
+from corel_jax.persistence import Metric, pairwise_distances, parse_metric, rips_h0
 
 __all__ = [
     "branch_deaths",
@@ -231,7 +230,9 @@ def _signature_scale(scale, points: jax.Array, kind: str, p: float, name: str) -
     if scale is None:
         return _diameter(points, kind, p)
     if not isinstance(scale, jax.core.Tracer) and not np.all(np.asarray(scale) > 0):
-        raise ValueError(f"{name} must be > 0 (or None for the batch's largest distance); got {scale!r}.")
+        raise ValueError(
+            f"{name} must be > 0 (or None for the batch's largest distance); got {scale!r}."
+        )
     return jnp.asarray(scale, points.dtype)
 
 

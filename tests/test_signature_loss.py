@@ -61,7 +61,9 @@ class TestValue:
         with jax.enable_x64(True):
             f = jax.jit(lambda x, z: signature_loss(x, z, x_scale=7.5, z_scale=jnp.asarray(0.3)))
             value = f(x, z)
-        np.testing.assert_allclose(value, reference_loss(x, z, x_scale=7.5, z_scale=0.3), rtol=1e-12)
+        np.testing.assert_allclose(
+            value, reference_loss(x, z, x_scale=7.5, z_scale=0.3), rtol=1e-12
+        )
 
     def test_float32_close_to_reference(self, rng):
         x, z = _clouds(rng, b=28, d=101)
