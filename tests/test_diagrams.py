@@ -235,3 +235,17 @@ class TestChecks:
     def test_order_type(self):
         with pytest.raises(TypeError, match="order"):
             wasserstein_distance(jnp.ones(3), jnp.ones(2), order="2")
+
+
+def test_new_modules_import_no_heavy_extras():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, corel_jax.diagrams, corel_jax.spheres, corel_jax.embedding_metrics\n"
+        "import corel_jax.topoae_models\n"
+        "bad = [m for m in ('tensorflow', 'tensorflow_datasets', 'matplotlib', 'sklearn', 'torch',"
+        " 'umap') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
