@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import platform
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -76,18 +74,15 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
     rows = report.merge_rows([], rows)
-    machine = f"{platform.machine()} CPU, no GPU"
-    command = "python -m experiments.topoae.authors_latents " + " ".join(
-        sys.argv[1:] if argv is None else argv
-    )
+    command = report.command("experiments.topoae.authors_latents", argv)
     table = report.markdown(
         rows,
         title="TopoAE: our measures of the authors' released latents",
-        source=f"Made by `{command.strip()}` on {machine}. No data MSE: no reconstructions were released.",
+        source=f"Made by `{command}` on {report.MACHINE}. No data MSE: no reconstructions were released.",
         references=[],
         published=False,
     )
-    report.write(args.out, {"machine": machine, "rows": rows}, table)
+    report.write(args.out, {"machine": report.MACHINE, "rows": rows}, table)
     print(table)
     return 0
 

@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
-import sys
 import time
 from pathlib import Path
 
@@ -129,18 +127,14 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             rows.append(run_one(dataset, method, split, seed=args.seed, subsample=args.subsample))
             rows_so_far = report.merge_rows(report.load_rows(args.out), rows)
-            payload = {"machine": f"{platform.machine()} CPU, no GPU", "rows": rows_so_far}
-            references = report.load_rows(Path(paper.AUTHORS_LATENTS_FILE))
-            command = "python -m experiments.topoae.baselines " + " ".join(
-                sys.argv[1:] if argv is None else argv
-            )
             table = report.markdown(
                 rows_so_far,
                 title="TopoAE baselines: our runs",
-                source=f"Made by `{command.strip()}` (last run) on {payload['machine']}.",
-                references=references,
+                source=f"Made by `{report.command('experiments.topoae.baselines', argv)}` "
+                f"(the last run) on {report.MACHINE}.",
+                references=report.load_rows(Path(paper.AUTHORS_LATENTS_FILE)),
             )
-            report.write(args.out, payload, table)
+            report.write(args.out, {"machine": report.MACHINE, "rows": rows_so_far}, table)
             print(json.dumps({k: rows[-1][k] for k in ("dataset", "method", "metrics")}, indent=1))
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
     return 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import platform
+import sys
 from pathlib import Path
 
 from corel_jax.embedding_metrics import TABLE_METRICS
@@ -18,6 +20,15 @@ HEADERS = {
     "l_rmse": "l-RMSE",
     "data_mse": "data MSE",
 }
+
+
+MACHINE = f"{platform.machine()} CPU, no GPU"
+
+
+def command(module: str, argv: list[str] | None) -> str:
+    """The command line that ran ``module`` with ``argv`` (default: this process's)."""
+    args = sys.argv[1:] if argv is None else argv
+    return " ".join(["python -m", module, *args])
 
 
 def load_rows(path: Path) -> list[dict]:
