@@ -15,10 +15,12 @@ so that ``import corel_jax`` stays light. From the bottom up:
 The method itself is described in ``docs/method.md``.
 """
 
+from corel_jax.diagrams import bottleneck_distance, diagram_loss, wasserstein_distance
 from corel_jax.loss import (
     branch_deaths,
     connectivity_loss,
     reconstruction_loss,
+    signature_loss,
     split_branches,
     total_persistence,
 )
@@ -28,11 +30,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "PersistenceH0",
+    "bottleneck_distance",
     "branch_deaths",
     "connectivity_loss",
+    "diagram_loss",
     "pairwise_distances",
     "reconstruction_loss",
     "rips_h0",
+    "signature_loss",
     "split_branches",
     "total_persistence",
+    "wasserstein_distance",
 ]
