@@ -37,8 +37,12 @@ def transfer_rows(folders: list[str]) -> list[dict]:
         direction = payload["experiment"][len(PREFIX) :].upper()
         for row in payload["rows"]:
             lam = float(row["overrides"].get("lam", 20.0))
-            rows.append(dict(row, direction=direction, lam=lam, source=str(path)))
-    return sorted(rows, key=lambda r: (r["direction"], r["epochs"], r["lam"], r["n"]))
+            scale = row["overrides"].get("lam_scale", "paper")
+            setting = f"{lam:g}" + (" per value" if scale == "per_value" else "")
+            rows.append(dict(row, direction=direction, lam=lam, lam_scale=scale, setting=setting,
+                             source=str(path)))  # fmt: skip
+    key = lambda r: (r["direction"], r["epochs"], r["lam_scale"] != "paper", r["lam"], r["n"])
+    return sorted(rows, key=key)
 
 
 def _pair(row: dict, method: str) -> str:
@@ -59,7 +63,7 @@ def format_rows(rows: list[dict]) -> str:
               METHODS.values()], "death mean", "mean abs(d − η)"]  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "|---|---:|---:|" + "---:|" * (len(header) - 3)]
     for r in rows:
-        cells = [f"{r['direction']} → all", str(r["epochs"]), f"{r['lam']:g}"]
+        cells = [f"{r['direction']} → all", str(r["epochs"]), r["setting"]]
         cells += [_pair(r, m) for m in METHODS]
         cells += [_deaths(r, "mean"), _deaths(r, "mean_abs_dev_from_eta")]
         lines.append("| " + " | ".join(cells) + " |")
@@ -74,13 +78,15 @@ def plot_rows(rows: list[dict], path: str) -> None:
     fig = new_figure(4.2 * len(panels), 4.4)
     for i, (direction, epochs) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
-        by_lam = {r["lam"]: r for r in rows if (r["direction"], r["epochs"]) == (direction, epochs)}
+        by_lam = {
+            r["setting"]: r for r in rows if (r["direction"], r["epochs"]) == (direction, epochs)
+        }
         points = []
-        if 20.0 in by_lam:
-            points += [(f"{label} (λ=20)" if m != "raw_ocsvm" else label, by_lam[20.0], m)
+        if "20" in by_lam:
+            points += [(f"{label} (λ=20)" if m != "raw_ocsvm" else label, by_lam["20"], m)
                        for m, label in METHODS.items()]  # fmt: skip
-        if 0.0 in by_lam:
-            points.append(("ball count, λ=0 backbone", by_lam[0.0], "corel"))
+        if "0" in by_lam:
+            points.append(("ball count, λ=0 backbone", by_lam["0"], "corel"))
         for label, row, m in points:
             u, s = row["means_unseen"].get(m), row["means_seen"].get(m)
             if u is not None and s is not None:
