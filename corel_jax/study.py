@@ -19,7 +19,13 @@ import numpy as np
 from flax import nnx
 
 from corel_jax import checkpoint
-from corel_jax.backbone import encode, evaluate, held_out_statistics, load_backbone
+from corel_jax.backbone import (
+    death_summary,
+    encode,
+    evaluate,
+    held_out_statistics,
+    load_backbone,
+)
 from corel_jax.config import TrainConfig
 from corel_jax.data import Split
 from corel_jax.oneclass import Method, build_methods, pixel_features
@@ -28,6 +34,7 @@ from corel_jax.train import create_train_state, train_and_evaluate
 __all__ = [
     "backbone_methods",
     "death_times",
+    "death_times_by_group",
     "ensure_backbone",
     "initial_model",
     "seen_classes",
@@ -195,3 +202,38 @@ def seen_classes(config: TrainConfig, dataset: str, num_classes: int) -> tuple[i
     if dataset != config.dataset:
         return ()
     return tuple(range(num_classes)) if config.classes is None else tuple(config.classes)
+
+
+def death_times_by_group(
+    model: nnx.Module,
+    config: TrainConfig,
+    test: Split,
+    seen: Sequence[int],
+    *,
+    max_batches: int = 10,
+) -> dict[str, dict[str, float]]:
+    """Held-out statistics on the test images of the seen and of the unseen classes.
+
+    Args:
+      model: the backbone.
+      config: its config (batch size, branches, metric, ``eta``).
+      test: the test split (of the backbone's dataset).
+      seen: the labels the backbone was trained on (:func:`seen_classes`).
+      max_batches: whole batches of ``config.batch_size`` images per group.
+
+    Returns:
+      ``{"seen": ..., "unseen": ...}``, each :func:`corel_jax.backbone.death_summary`
+      of the group's death times plus its mean ``rec`` and ``conn`` per batch;
+      a group with fewer images than one batch is left out.
+    """
+    out = {}
+    for group, flag in (("seen", True), ("unseen", False)):
+        images = test.images[np.isin(test.labels, np.asarray(seen, int)) == flag]
+        stats = held_out_statistics(model, images, config, max_batches=max_batches)
+        if len(stats["rec"]):
+            out[group] = dict(
+                death_summary(stats["deaths"], eta=config.eta),
+                rec=float(stats["rec"].mean()),
+                conn=float(stats["conn"].mean()),
+            )
+    return out

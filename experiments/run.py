@@ -37,7 +37,6 @@ import time
 from pathlib import Path
 
 import jax
-import numpy as np
 
 
 def load_config(path: str, variant: str) -> dict:
@@ -90,19 +89,6 @@ def _reusable_row(outdir: Path, config) -> dict | None:
     saved = json.loads(path.read_text())
     same = saved.get("train_config") == json.loads(config.to_json())
     return saved.get("row") if same else None
-
-
-def _death_rows(model, config, test_split, seen) -> dict:
-    """Held-out death-time statistics on the seen and on the unseen classes' test images."""
-    from corel_jax.backbone import death_summary, held_out_statistics
-
-    out = {}
-    for group, flag in (("seen", True), ("unseen", False)):
-        keep = np.isin(test_split.labels, seen) == flag
-        if keep.sum() >= config.batch_size:
-            stats = held_out_statistics(model, test_split.images[keep], config)
-            out[group] = death_summary(stats["deaths"], eta=config.eta)
-    return out
 
 
 def _merge_rows(path: Path, rows: list[dict]) -> list[dict]:
@@ -158,7 +144,7 @@ def main(argv=None) -> int:
             path = workdir / f"death_times_e{config.epochs}.png"
             plots.plot_death_times(study.death_times(test_split.images, backbones),
                                    eta=config.eta, path=path, title=f"{name}: death times")  # fmt: skip
-            deaths = _death_rows(model, config, test_split, seen)
+            deaths = study.death_times_by_group(model, config, test_split, seen)
 
         methods = study.backbone_methods(
             ev["methods"], model, config, train_split, test_split, radius=ev["radius"]

@@ -88,19 +88,6 @@ def ball_diagnostics(train_codes, train_labels, test_codes, test_labels, config,
     return out
 
 
-def death_groups(model, config, test, seen) -> dict:
-    """Death-time summaries on the seen and unseen classes' test images (10 batches each)."""
-    from corel_jax.backbone import death_summary, held_out_statistics
-
-    out = {}
-    for group, flag in (("seen", True), ("unseen", False)):
-        images = test.images[np.isin(test.labels, seen) == flag]
-        stats = held_out_statistics(model, images, config)
-        out[group] = dict(death_summary(stats["deaths"], eta=config.eta),
-                          conn=float(stats["conn"].mean()), rec=float(stats["rec"].mean()))  # fmt: skip
-    return out
-
-
 def drift(roots: list[str]) -> list[dict]:
     """One record per (direction, lambda, kept checkpoint); see the module docstring."""
     from corel_jax import checkpoint, data, study
@@ -128,7 +115,7 @@ def drift(roots: list[str]) -> list[dict]:
                 codes = encode(model, train.images), encode(model, test.images)
                 records.append({
                     "root": str(root), "classes": list(seen), "lam": config.lam, "step": step,
-                    "epochs": epochs, "deaths": death_groups(model, config, test, seen),
+                    "epochs": epochs, "deaths": study.death_times_by_group(model, config, test, seen),
                     "terms": term_gradients(model, seen_test, config),
                     "code_l1_per_branch": float(np.abs(codes[1]).sum(1).mean() / config.num_branches),
                     "ball": ball_diagnostics(codes[0], train.labels, codes[1], test.labels, config,
