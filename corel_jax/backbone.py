@@ -192,7 +192,7 @@ def evaluate(
 ) -> dict[str, float]:
     """Held-out losses and death-time statistics on the test split of ``config.dataset``.
 
-    On up to ``max_batches`` batches of ``config.batch_size`` test examples, in order.
+    The test images of ``config.classes`` only, when the backbone was trained on those. On up to ``max_batches`` batches of ``config.batch_size`` test examples, in order.
 
     Returns:
       ``test_rec``, ``test_conn`` (means over batches), ``test_death_mean``,
@@ -204,7 +204,8 @@ def evaluate(
     from corel_jax import data
 
     try:
-        test = data.load(config.dataset, "test", data_dir=config.data_dir).images
+        test = data.load(config.dataset, "test", data_dir=config.data_dir)
+        test = test.select(config.classes).images  # held out from the training distribution
     except data.DatasetNotAvailableError:
         return {}
     if input_shape is not None and tuple(test.shape[1:]) != tuple(input_shape):

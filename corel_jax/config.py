@@ -31,9 +31,14 @@ import math
 from typing import Any
 
 from corel_jax._checks import is_int, is_number
-from corel_jax.data.catalog import DATASETS
+from corel_jax.data.catalog import CATALOG, DATASETS
 
-__all__ = ["TrainConfig"]
+__all__ = ["LAM_SCALES", "PAPER_INPUT_VALUES", "TrainConfig"]
+
+# lam_scale: "paper" uses lambda as given; "per_value" scales it by the input's number of
+# values over the paper's (32 x 32 x 3), since the reconstruction loss sums over them.
+LAM_SCALES: tuple[str, ...] = ("paper", "per_value")
+PAPER_INPUT_VALUES = 32 * 32 * 3
 
 
 def _field(default: Any, help: str, **cli: Any) -> Any:
@@ -57,6 +62,11 @@ class TrainConfig:
         None, "tfds data dir or IDX folder (the dataset's default location when not given)."
     )
     max_examples: int | None = _field(None, "Train on the first N examples only.")
+    classes: tuple[int, ...] | None = _field(
+        None,
+        "Train on the images of these labels only, e.g. 0,1,2,3,4 (labels never enter the "
+        "loss; all classes when not given).",
+    )
     # Model (docs/method.md#the-autoencoder).
     model: str = _field("branch", "Autoencoder: branch (the paper's conv model) or mlp.")
     filters: tuple[int, ...] = _field((32, 64, 128), "Conv channels of the branch model.")
@@ -65,6 +75,12 @@ class TrainConfig:
     branch_dim: int = _field(10, "Dimensions per branch (latent dim = branches x this).")
     # Loss (docs/method.md#the-connectivity-loss).
     lam: float = _field(20.0, "Weight lambda of the connectivity loss (0: plain autoencoder).")
+    lam_scale: str = _field(
+        "paper",
+        "How lambda weighs the connectivity loss: paper (as given) or per_value "
+        "(times H*W*C / 3072: the paper's 32x32x3 balance per input value, for any image size).",
+        choices=LAM_SCALES,
+    )
     eta: float = _field(2.0, "Target death time eta.")
     metric: str | tuple[str, float] = _field(
         "l1", "Latent metric of the persistence: l1, l2, linf, ... or minkowski:P."
@@ -83,6 +99,18 @@ class TrainConfig:
 
     def __post_init__(self):
         _validate(self)
+
+    def effective_lam(self, input_shape: tuple[int, ...]) -> float:
+        """The weight of the connectivity loss for images of ``input_shape`` ``(H, W, C)``.
+
+        ``lam`` with ``lam_scale="paper"``; ``lam * H * W * C / 3072`` with
+        ``"per_value"``, which keeps the paper's ratio of the connectivity loss
+        to the reconstruction loss (a sum over the ``H * W * C`` values) per
+        input value; both are equal on the paper's 32x32x3 images.
+        """
+        if self.lam_scale == "paper":
+            return float(self.lam)
+        return float(self.lam) * math.prod(input_shape) / PAPER_INPUT_VALUES
 
     def to_dict(self) -> dict:
         """A JSON-compatible dict of all fields."""
@@ -149,6 +177,7 @@ def _validate(c: TrainConfig) -> None:
     for field in ("max_examples", "devices"):
         v = getattr(c, field)
         need(v is None or (is_int(v) and v > 0), field, "a positive int or None")
+    _validate_classes(c, need)
     need(isinstance(c.model, str) and c.model in MODELS, "model", f"one of {MODELS}")
     for field in ("filters", "hidden"):
         v = getattr(c, field)
@@ -161,6 +190,7 @@ def _validate(c: TrainConfig) -> None:
         need(is_int(getattr(c, field)) and getattr(c, field) > 0, field, "a positive int")
     need(c.batch_size >= 2, "batch_size", "at least 2 (persistence needs two points)")
     need(is_number(c.lam) and math.isfinite(c.lam) and c.lam >= 0, "lam", "a finite number >= 0")
+    need(c.lam_scale in LAM_SCALES, "lam_scale", f"one of {LAM_SCALES}")
     need(is_number(c.eta) and math.isfinite(c.eta) and c.eta > 0, "eta", "a finite number > 0")
     try:
         parse_metric(c.metric)
@@ -182,3 +212,17 @@ def _validate(c: TrainConfig) -> None:
             "num_branches",
             f"a divisor of the last conv layer's channels (filters[-1] = {c.filters[-1]})",
         )
+
+
+def _validate_classes(c: TrainConfig, need) -> None:
+    """``classes``: None, or distinct labels of ``dataset`` (ints in ``[0, num_classes)``)."""
+    if c.classes is None:
+        return
+    names = CATALOG[c.dataset].class_names
+    top = len(names) if names is not None else None
+    what = f"None or a non-empty tuple of distinct {c.dataset} labels (ints in [0, {top or 'N'}))"
+    need(isinstance(c.classes, tuple) and len(c.classes) > 0, "classes", what)
+    bad = [k for k in c.classes if not is_int(k) or k < 0 or (top is not None and k >= top)]
+    need(not bad, "classes", f"{what}; {bad} are not such labels")
+    repeated = sorted({k for k in c.classes if c.classes.count(k) > 1})
+    need(not repeated, "classes", f"{what}; {repeated} appear more than once")

@@ -18,43 +18,102 @@ import jax
 import numpy as np
 from flax import nnx
 
-from corel_jax.backbone import encode, held_out_statistics, load_backbone
+from corel_jax import checkpoint
+from corel_jax.backbone import (
+    death_summary,
+    encode,
+    evaluate,
+    held_out_statistics,
+    load_backbone,
+)
 from corel_jax.config import TrainConfig
 from corel_jax.data import Split
 from corel_jax.oneclass import Method, build_methods, pixel_features
 from corel_jax.train import create_train_state, train_and_evaluate
 
-__all__ = ["backbone_methods", "death_times", "ensure_backbone", "initial_model"]
+__all__ = [
+    "backbone_methods",
+    "death_times",
+    "death_times_by_group",
+    "ensure_backbone",
+    "initial_model",
+    "seen_classes",
+    "steps_per_epoch",
+]
 
 logger = logging.getLogger(__name__)
 
 
 def ensure_backbone(config: TrainConfig, workdir: str | os.PathLike) -> tuple[nnx.Module, dict]:
-    """The backbone of ``config`` in ``workdir``: trained, resumed, or reused when finished.
+    """The backbone of ``config`` in ``workdir``, after ``config.epochs`` epochs.
+
+    Trains it; resumes an interrupted run; extends a shorter run of the same
+    config (resume with more epochs); reuses a finished one; or, when
+    ``workdir`` holds a LONGER run of the same config, reads its checkpoint at
+    the end of epoch ``config.epochs``. That checkpoint is exactly what a
+    ``config.epochs`` run gives: Adam's learning rate is constant and the data
+    order depends on the seed and the epoch only, so a shorter run is a prefix
+    of a longer one (``tests/test_train.py``, the extension test).
 
     Returns:
       ``(model, summary)``: the trained model and the run's summary
-      (``summary.json``).
+      (``summary.json``, or for a prefix the same statistics recomputed).
 
     Raises:
       ValueError: ``workdir`` holds a run of another config (the message names
-        the fields that differ).
+        the fields that differ), or a longer run that did not keep the
+        checkpoint of the end of epoch ``config.epochs``.
     """
     workdir = Path(workdir)
     config_path, summary_path = workdir / "config.json", workdir / "summary.json"
     saved = TrainConfig.from_json(config_path.read_text()) if config_path.is_file() else None
-    if saved is not None and saved != config:
+    if saved is not None and set(saved.differences(config)) - {"epochs"}:
         raise ValueError(
             f"{workdir} holds a backbone trained with other settings (field: (saved, given)): "
             f"{saved.differences(config)}; use another work directory."
         )
-    if summary_path.is_file():
+    if saved is not None and saved.epochs > config.epochs:
+        return _prefix_backbone(config, workdir, saved)
+    if saved == config and summary_path.is_file():
         logger.info("reusing the trained backbone in %s", workdir)
         summary = json.loads(summary_path.read_text())
     else:
         summary = train_and_evaluate(config, workdir, resume=saved is not None)
     model, _ = load_backbone(workdir)
     return model, summary
+
+
+def _prefix_backbone(
+    config: TrainConfig, workdir: Path, saved: TrainConfig
+) -> tuple[nnx.Module, dict]:
+    """The checkpoint of a longer run of ``saved`` at the end of epoch ``config.epochs``."""
+    step = config.epochs * steps_per_epoch(config, workdir)
+    if not checkpoint.step_dir(workdir, step).is_dir():
+        raise ValueError(
+            f"{workdir} holds a {saved.epochs}-epoch run that did not keep step {step}, the end "
+            f"of epoch {config.epochs}: train the {config.epochs}-epoch run first (then extend it) "
+            "or keep that checkpoint (checkpoint_every dividing it, enough keep_checkpoints)."
+        )
+    logger.info("reading the end of epoch %d (step %d) of the run in %s", config.epochs, step,
+                workdir)  # fmt: skip
+    model, _ = load_backbone(workdir, step)
+    summary = {"step": step, "total_steps": step, "completed": True}
+    summary.update(evaluate(model, config, input_shape=model.input_shape))
+    return model, summary
+
+
+def steps_per_epoch(config: TrainConfig, workdir: str | os.PathLike) -> int:
+    """Training steps per epoch of the single-host run of ``config`` in ``workdir``.
+
+    The selected training examples over the global batch (``batch_size`` times
+    the devices its latest checkpoint was written on).
+    """
+    from corel_jax import data
+
+    meta = checkpoint.read_meta(workdir, checkpoint.latest_step(workdir)) or {}
+    images = data.load(config.dataset, "train", data_dir=config.data_dir)
+    num = len(images.select(config.classes).take(config.max_examples))
+    return num // (config.batch_size * int(meta.get("devices") or 1))
 
 
 def initial_model(config: TrainConfig, input_shape: Sequence[int]) -> nnx.Module:
@@ -131,3 +190,50 @@ def backbone_methods(
         names, codes=codes, pixels=pixels, radius=config.eta if radius is None else radius,
         num_branches=config.num_branches, metric=config.metric, baseline_codes=baseline_codes,
     )  # fmt: skip
+
+
+def seen_classes(config: TrainConfig, dataset: str, num_classes: int) -> tuple[int, ...]:
+    """The labels of ``dataset`` whose images trained the backbone of ``config``.
+
+    All ``num_classes`` labels for a backbone of ``dataset`` trained without
+    ``classes``, its ``classes`` otherwise, and none for a backbone of another
+    dataset.
+    """
+    if dataset != config.dataset:
+        return ()
+    return tuple(range(num_classes)) if config.classes is None else tuple(config.classes)
+
+
+def death_times_by_group(
+    model: nnx.Module,
+    config: TrainConfig,
+    test: Split,
+    seen: Sequence[int],
+    *,
+    max_batches: int = 10,
+) -> dict[str, dict[str, float]]:
+    """Held-out statistics on the test images of the seen and of the unseen classes.
+
+    Args:
+      model: the backbone.
+      config: its config (batch size, branches, metric, ``eta``).
+      test: the test split (of the backbone's dataset).
+      seen: the labels the backbone was trained on (:func:`seen_classes`).
+      max_batches: whole batches of ``config.batch_size`` images per group.
+
+    Returns:
+      ``{"seen": ..., "unseen": ...}``, each :func:`corel_jax.backbone.death_summary`
+      of the group's death times plus its mean ``rec`` and ``conn`` per batch;
+      a group with fewer images than one batch is left out.
+    """
+    out = {}
+    for group, flag in (("seen", True), ("unseen", False)):
+        images = test.images[np.isin(test.labels, np.asarray(seen, int)) == flag]
+        stats = held_out_statistics(model, images, config, max_batches=max_batches)
+        if len(stats["rec"]):
+            out[group] = dict(
+                death_summary(stats["deaths"], eta=config.eta),
+                rec=float(stats["rec"].mean()),
+                conn=float(stats["conn"].mean()),
+            )
+    return out

@@ -189,7 +189,8 @@ def make_loss_fn(graphdef: nnx.GraphDef, config: TrainConfig) -> Callable:
     Returns:
       ``loss_fn(params, x) -> (loss, metrics)`` for float32 images ``x`` of
       shape ``(B, H, W, C)`` in [0, 1]; ``metrics`` holds ``rec`` and
-      ``loss = rec + lam * conn``, and ``conn`` when ``lam > 0`` (with
+      ``loss = rec + lam * conn`` (``lam`` as ``config.effective_lam`` gives
+      it for the image size), and ``conn`` when ``lam > 0`` (with
       ``lam == 0`` the persistence is not computed at all).
     """
 
@@ -203,7 +204,7 @@ def make_loss_fn(graphdef: nnx.GraphDef, config: TrainConfig) -> Callable:
             conn = losses.connectivity_loss(
                 z, eta=config.eta, num_branches=config.num_branches, metric=config.metric
             )
-            total = total + config.lam * conn
+            total = total + config.effective_lam(x.shape[1:]) * conn
             metrics["conn"] = conn
         metrics["loss"] = total
         return total, metrics
@@ -324,11 +325,21 @@ def _check_workdir(workdir: Path, resume: bool, config: TrainConfig) -> bool:
 
 
 def _training_images(config: TrainConfig, images: np.ndarray | None) -> np.ndarray:
-    """``images`` (checked) or the train split of ``config.dataset``, cut to ``max_examples``."""
+    """``images`` (checked) or the train split of ``config.dataset``, cut to ``max_examples``.
+
+    Loaded data keeps the images of ``config.classes`` only (their labels select images and
+    go no further); given ``images`` carry no labels, so ``classes`` must be None then.
+    """
     if images is None:
         from corel_jax import data
 
-        images = data.load(config.dataset, "train", data_dir=config.data_dir).images
+        split = data.load(config.dataset, "train", data_dir=config.data_dir)
+        images = split.select(config.classes).images
+    elif config.classes is not None:
+        raise ValueError(
+            f"config.classes={config.classes} selects images by label, but images= carries no "
+            "labels; select them before passing them, or pass images=None."
+        )
     else:
         images = np.asarray(images)
         if images.dtype != np.uint8 or images.ndim != 4:

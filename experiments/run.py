@@ -10,12 +10,19 @@ Options:
   --sweep KEY=V1,V2,..  train one backbone per value (repeatable: the product)
   --data-dir DIR        tfds data dir / IDX folder for training and evaluation
 
-Each backbone lives in ``WORKDIR/<overrides>/`` (``WORKDIR/base`` without
-overrides); an interrupted run is resumed and a finished one reused. Results
-go to ``WORKDIR/<overrides>/oneclass_<dataset>_n<n>/`` (JSON, CSV, Markdown,
-PNG), the death-time histogram before/after training to
-``WORKDIR/<overrides>/death_times.png``, and a summary of the whole config to
-``WORKDIR/results.json`` (read by ``experiments/collect.py``).
+Each backbone lives in ``WORKDIR/<overrides>/``, named by the overrides other
+than ``epochs`` (``WORKDIR/base`` without overrides): an interrupted run is
+resumed, a finished one reused, a shorter one extended (``--set epochs=50``
+after a 10-epoch run), and a longer one read at the end of the requested epoch
+when it kept that checkpoint. Results go to
+``WORKDIR/<overrides>/oneclass_<dataset>_n<n>_e<epochs>/`` (JSON, CSV,
+Markdown, PNG; a finished one is reused when the command runs again), the
+death-time histogram before/after training to
+``WORKDIR/<overrides>/death_times_e<epochs>.png``, and the rows of every
+command run in ``WORKDIR`` to ``WORKDIR/results.json`` (read by
+``experiments/collect.py``). A row records, besides the mean AUROC per method,
+the means over the classes the backbone saw and did not see (a config whose
+``train`` has ``classes``) and held-out death-time statistics on both.
 """
 
 from __future__ import annotations
@@ -74,6 +81,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _reusable_row(outdir: Path, config) -> dict | None:
+    """The row of an earlier evaluation in ``outdir`` of the same backbone config, if any."""
+    path = outdir / "results.json"
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    same = saved.get("train_config") == json.loads(config.to_json())
+    return saved.get("row") if same else None
+
+
+def _merge_rows(path: Path, rows: list[dict]) -> list[dict]:
+    """The rows of an earlier ``results.json`` at ``path``, updated with ``rows``."""
+    old = json.loads(path.read_text())["rows"] if path.is_file() else []
+    new = {(r["name"], r["n"]): r for r in rows}
+    kept = [r for r in old if (r["name"], r["n"]) not in new]
+    return kept + rows
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -92,45 +117,64 @@ def main(argv=None) -> int:
     rows = []
     for overrides in overrides_grid(args.sets, args.sweeps):
         name = ",".join(f"{k}={v}" for k, v in overrides.items()) or "base"
-        workdir = root / name
+        # One backbone directory for all lengths: a longer run extends a shorter one.
+        backbone_name = ",".join(f"{k}={v}" for k, v in overrides.items() if k != "epochs")
+        workdir = root / (backbone_name or "base")
         config = TrainConfig(**dict(cfg["train"], data_dir=args.data_dir, **overrides))
+        outdirs = {n: workdir / f"oneclass_{ev['dataset']}_n{n}_e{config.epochs}" for n in ev["n"]}
+        done = {n: _reusable_row(outdir, config) for n, outdir in outdirs.items()}
+        if all(done.values()):
+            print(f"\n== {name}: reusing the results in {workdir} ==", flush=True)
+            rows += list(done.values())
+            continue
         t0 = time.time()
-        print(f"\n== {name}: backbone on {config.dataset} ==", flush=True)
+        print(f"\n== {name}: backbone on {config.dataset}, {config.epochs} epochs ==", flush=True)
         model, summary = study.ensure_backbone(config, workdir)
         train_s = time.time() - t0
+        seen = study.seen_classes(config, ev["dataset"], train_split.num_classes)
 
         # The paper's effect: held-out death times before and after training.
         shape = test_split.images.shape[1:]
+        deaths = {}
         if shape == tuple(model.input_shape):
             backbones = {
                 "initialisation": (study.initial_model(config, shape), config),
                 f"trained, lambda={config.lam:g}": (model, config),
             }
-            deaths = study.death_times(test_split.images, backbones)
-            plots.plot_death_times(deaths, eta=config.eta, path=workdir / "death_times.png",
-                                   title=f"{name}: death times")  # fmt: skip
+            path = workdir / f"death_times_e{config.epochs}.png"
+            plots.plot_death_times(study.death_times(test_split.images, backbones),
+                                   eta=config.eta, path=path, title=f"{name}: death times")  # fmt: skip
+            deaths = study.death_times_by_group(model, config, test_split, seen)
 
         methods = study.backbone_methods(
             ev["methods"], model, config, train_split, test_split, radius=ev["radius"]
         )
         for n in ev["n"]:
+            if done[n]:
+                rows.append(done[n])
+                continue
             t1 = time.time()
             result = oneclass.evaluate_methods(
                 methods, train_split.labels, test_split.labels, n=n, runs=ev["runs"],
-                class_names=train_split.class_names,
+                class_names=train_split.class_names, seen_classes=seen,
             )  # fmt: skip
-            outdir = workdir / f"oneclass_{ev['dataset']}_n{n}"
-            oneclass.write_report(
-                result, outdir, title=f"{cfg['doc']} [{name}, n={n}]",
-                extra={"overrides": overrides, "train_summary": summary},
-            )  # fmt: skip
-            print(oneclass.format_table(result), flush=True)
-            rows.append({
-                "name": name, "overrides": overrides, "n": n,
+            row = {
+                "name": name, "overrides": overrides, "n": n, "epochs": config.epochs,
+                "seen_classes": list(seen),
                 "means": {m: result.mean(m) for m in result.auroc},
+                "means_seen": {m: result.group_mean(m, seen=True) for m in result.auroc},
+                "means_unseen": {m: result.group_mean(m, seen=False) for m in result.auroc},
                 "train_seconds": train_s, "eval_seconds": time.time() - t1,
                 "test_death_mean_abs_dev_from_eta": summary.get("test_death_mean_abs_dev_from_eta"),
-            })  # fmt: skip
+                "death_times": deaths,
+            }  # fmt: skip
+            oneclass.write_report(
+                result, outdirs[n], title=f"{cfg['doc']} [{name}, n={n}]",
+                extra={"overrides": overrides, "train_summary": summary, "row": row,
+                       "train_config": json.loads(config.to_json())},
+            )  # fmt: skip
+            print(oneclass.format_table(result), flush=True)
+            rows.append(row)
     payload = {
         "experiment": cfg["experiment"],
         "config": args.config,
@@ -138,7 +182,7 @@ def main(argv=None) -> int:
         "doc": cfg["doc"],
         "published": cfg["published"],
         "eval": ev,
-        "rows": rows,
+        "rows": _merge_rows(root / "results.json", rows),
         "device": str(jax.devices()[0]),
     }
     (root / "results.json").write_text(json.dumps(payload, indent=2) + "\n")

@@ -60,9 +60,10 @@ def test_train_options_are_generated_from_every_config_field(capsys):
     assert train_command.config_from_args(args) == TrainConfig()  # the defaults are the config's
     args = commands.build_parser().parse_args(
         ["train", "--workdir", "w", "--metric", "minkowski:3", "--filters", "8", "16",
-         "--lr", "0.01", "--data-dir", "/d", "--max-examples", "5"]
+         "--lr", "0.01", "--data-dir", "/d", "--max-examples", "5", "--classes", "4,0,2"]
     )  # fmt: skip
     config = train_command.config_from_args(args)
+    assert config.classes == (4, 0, 2)
     assert config.metric == ("minkowski", 3.0) and config.filters == (8, 16)
     assert config.learning_rate == 0.01 and config.data_dir == "/d" and config.max_examples == 5
 

@@ -33,6 +33,9 @@ class TestValidation:
             (dict(log_every=0), "log_every"),
             (dict(max_examples=-5), "max_examples"),
             (dict(seed=-1), "seed"),
+            (dict(classes=()), "classes"),
+            (dict(classes=[0, 1]), "classes"),
+            (dict(lam_scale="per_pixel"), "lam_scale"),
         ],
     )
     def test_config_fields(self, kwargs, field):
@@ -66,6 +69,7 @@ class TestRoundTrip:
             filters=(16, 32), hidden=(64, 32), num_branches=4, branch_dim=5, lam=1.5, eta=0.5,
             metric=("minkowski", 3.0), batch_size=50, learning_rate=2e-4, epochs=7, seed=11,
             devices=2, steps_per_dispatch=3, checkpoint_every=20, keep_checkpoints=4, log_every=9,
+            classes=(3, 1), lam_scale="per_value",
         )  # fmt: skip
         defaults = TrainConfig()
         for f in dataclasses.fields(TrainConfig):  # the test covers every field
@@ -101,3 +105,22 @@ def test_continues_a_saved_run():
         TrainConfig(epochs=3).continues(saved)
     with pytest.raises(ValueError, match=r"'lam': \(20.0, 1.0\)"):
         TrainConfig(epochs=8, lam=1.0).continues(saved)
+
+
+@pytest.mark.parametrize(
+    "classes,problem",
+    [
+        ((0, 10), r"\[10\] are not such labels"),  # digits has labels 0-9
+        ((-1, 2), r"\[-1\] are not such labels"),
+        ((1.0, 2), r"\[1.0\] are not such labels"),
+        ((True,), r"\[True\] are not such labels"),
+        ((3, 1, 3), r"\[3\] appear more than once"),
+    ],
+)
+def test_classes_must_be_distinct_labels_of_the_dataset(classes, problem):
+    with pytest.raises(
+        ValueError, match=r"TrainConfig\.classes must be .*digits labels .*" + problem
+    ):
+        TrainConfig(dataset="digits", classes=classes)
+    assert TrainConfig(dataset="digits", classes=(9, 0)).classes == (9, 0)  # any order
+    assert TrainConfig(dataset="cifar100", classes=(99,)).classes == (99,)  # per dataset

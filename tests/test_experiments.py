@@ -10,7 +10,9 @@ from corel_jax.config import TrainConfig
 from experiments import collect, run
 
 CONFIGS = sorted(
-    p for p in Path("experiments/configs").glob("*.py") if p.stem not in ("__init__", "common")
+    p
+    for p in Path("experiments/configs").glob("*.py")
+    if p.stem not in ("__init__", "common", "transfer")
 )
 
 

@@ -151,6 +151,21 @@ def test_train_step_is_a_pure_adam_step_on_the_papers_loss():
     assert int(new.step) == 1 and int(state.step) == 0  # the input is not modified
 
 
+@pytest.mark.parametrize("shape", [(8, 8, 1), (32, 32, 3)])
+def test_lam_per_value_scales_lambda_by_the_input_size(shape):
+    """lam_scale="per_value" is the paper's loss with lam * H*W*C / 3072 (the same on 32x32x3)."""
+    per_value = TrainConfig(num_branches=8, lam=20.0, lam_scale="per_value")
+    lam = 20.0 * np.prod(shape) / 3072
+    assert per_value.effective_lam(shape) == pytest.approx(lam)
+    assert TrainConfig(num_branches=8, lam=20.0).effective_lam(shape) == 20.0  # the default
+    graphdef, state = T.create_train_state(per_value, shape, jax.random.key(0))
+    x = jax.random.uniform(jax.random.key(1), (100, *shape))
+    value, metrics = T.make_loss_fn(graphdef, per_value)(state.params, x)
+    np.testing.assert_allclose(value, metrics["rec"] + lam * metrics["conn"], rtol=1e-6)
+    same = TrainConfig(num_branches=8, lam=float(lam))  # the paper's scale with that lambda
+    np.testing.assert_allclose(value, T.make_loss_fn(graphdef, same)(state.params, x)[0], rtol=1e-6)
+
+
 # --------------------------------------------------------- runs and resumption
 
 

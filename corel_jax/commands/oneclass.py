@@ -47,6 +47,14 @@ def _method_names(args: argparse.Namespace) -> list[str]:
     return names
 
 
+def _describe(seen: tuple[int, ...], names: tuple[str, ...]) -> str:
+    if not seen:
+        return "none of these classes (another dataset)"
+    if len(seen) == len(names):
+        return "all classes"
+    return "classes " + ", ".join(f"{c} ({names[c]})" for c in seen) + " only"
+
+
 def run(args: argparse.Namespace) -> int:
     """Encodes, evaluates every method, prints the table and writes the report."""
     names = _method_names(args)
@@ -69,9 +77,11 @@ def run(args: argparse.Namespace) -> int:
     methods = study.backbone_methods(
         names, model, config, train, test, radius=radius, baseline=baseline
     )
+    seen = study.seen_classes(config, dataset, train.num_classes)
+    logger.info("the backbone was trained on %s", _describe(seen, train.class_names))
     result = oneclass.evaluate_methods(
         methods, train.labels, test.labels, n=args.n, runs=args.runs, seed=args.seed,
-        class_names=train.class_names,
+        class_names=train.class_names, seen_classes=seen,
     )  # fmt: skip
     outdir = Path(args.outdir or Path(args.workdir) / f"oneclass_{dataset}")
     title = f"{dataset}: one-class AUROC, n={args.n}, {args.runs} runs, radius {radius:g}"
@@ -82,8 +92,15 @@ def run(args: argparse.Namespace) -> int:
         "workdir": str(args.workdir),
         "baseline_workdir": args.baseline_workdir,
         "num_test": len(test),
+        "backbone_dataset": config.dataset,
+        "backbone_classes": None if config.classes is None else list(config.classes),
     }
     oneclass.write_report(result, outdir, title=title, extra=extra)
     print(oneclass.format_table(result))
+    if 0 < len(seen) < len(result.classes):
+        print("\nmean AUROC over the unseen / seen classes: " + ", ".join(
+            f"{m} {result.group_mean(m, seen=False):.3f} / {result.group_mean(m, seen=True):.3f}"
+            for m in result.auroc
+        ))  # fmt: skip
     print(f"outputs in {outdir.absolute()}")
     return 0

@@ -25,9 +25,17 @@ def _metric(text: str) -> str | tuple[str, float]:
         raise argparse.ArgumentTypeError(f"not a Minkowski exponent: {p!r}") from None
 
 
+def _labels(text: str) -> tuple[int, ...]:
+    """``--classes`` values: comma-separated labels, ``0,1,2,3,4``."""
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not comma-separated ints: {text!r}") from None
+
+
 # Field types -> (argparse type, nargs); fields of other types name their parser here.
 _TYPES = {str: (str, None), int: (int, None), float: (float, None), tuple[int, ...]: (int, "+")}
-_BY_NAME = {"metric": (_metric, None)}
+_BY_NAME = {"metric": (_metric, None), "classes": (_labels, None)}
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:

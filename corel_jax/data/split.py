@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -49,6 +50,24 @@ class Split:
     def num_classes(self) -> int:
         """The number of classes, ``len(class_names)``."""
         return len(self.class_names)
+
+    def select(self, classes: Sequence[int] | None) -> Split:
+        """The examples whose label is in ``classes``, in their order (all of them for None).
+
+        Raises:
+          ValueError: a class with no example in this split (the message names it).
+        """
+        if classes is None:
+            return self
+        classes = [int(c) for c in classes]
+        missing = [c for c in classes if not np.any(self.labels == c)]
+        if missing:
+            raise ValueError(
+                f"classes: {self.name} {self.split} has no example of label(s) {missing} "
+                f"(its labels are {sorted(set(self.labels.tolist()))})."
+            )
+        keep = np.isin(self.labels, classes)
+        return dataclasses.replace(self, images=self.images[keep], labels=self.labels[keep])
 
     def take(self, n: int | None) -> Split:
         """The first ``n`` examples (all of them for None)."""

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from corel_jax._checks import check_positive_int
+from corel_jax._checks import check_positive_int, is_int
 from corel_jax._extras import require
 from corel_jax.oneclass.scoring import Scorer
 
@@ -73,6 +73,9 @@ class OneClassResult:
       n: inliers per class and run.
       runs: independent draws per class.
       seed: the base seed of the draws.
+      seen_classes: the evaluated labels whose images the backbone was trained
+        on (``()``: none, e.g. a backbone of another dataset); None when not
+        known (no seen/unseen marking then).
     """
 
     auroc: dict[str, np.ndarray]
@@ -81,6 +84,25 @@ class OneClassResult:
     n: int
     runs: int
     seed: int
+    seen_classes: tuple[int, ...] | None = None
+
+    @property
+    def seen(self) -> np.ndarray | None:
+        """``(num_classes,)`` bool: whether the backbone saw each class; None when not known."""
+        if self.seen_classes is None:
+            return None
+        return np.isin(np.asarray(self.classes), np.asarray(self.seen_classes, dtype=int))
+
+    def group_mean(self, method: str, *, seen: bool) -> float | None:
+        """The mean over the seen (``seen=True``) or unseen classes; None if there are none.
+
+        Raises:
+          ValueError: the result has no ``seen_classes``.
+        """
+        if self.seen is None:
+            raise ValueError("This result does not record which classes the backbone saw.")
+        mask = self.seen if seen else ~self.seen
+        return float(self.class_mean(method)[mask].mean()) if mask.any() else None
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -99,23 +121,32 @@ class OneClassResult:
         return float(self.class_mean(method).mean())
 
     def to_dict(self) -> dict:
-        """A JSON-ready dict of the parameters and, per method, all AUROCs and summaries."""
-        return {
+        """A JSON-ready dict of the parameters and, per method, all AUROCs and summaries.
+
+        With ``seen_classes``, also those and each method's ``mean_seen`` and
+        ``mean_unseen`` (null for an empty group).
+        """
+        marked = self.seen_classes is not None
+        out = {
             "n": self.n,
             "runs": self.runs,
             "seed": self.seed,
             "classes": list(self.classes),
             "class_names": list(self.class_names),
-            "methods": {
-                m: {
-                    "mean": self.mean(m),
-                    "per_class_mean": self.class_mean(m).tolist(),
-                    "per_class_std": self.class_std(m).tolist(),
-                    "auroc": self.auroc[m].tolist(),
-                }
-                for m in self.auroc
-            },
+            "seen_classes": list(self.seen_classes) if marked else None,
+            "methods": {},
         }
+        for m in self.auroc:
+            out["methods"][m] = {
+                "mean": self.mean(m),
+                "per_class_mean": self.class_mean(m).tolist(),
+                "per_class_std": self.class_std(m).tolist(),
+                "auroc": self.auroc[m].tolist(),
+            }
+            if marked:
+                out["methods"][m]["mean_seen"] = self.group_mean(m, seen=True)
+                out["methods"][m]["mean_unseen"] = self.group_mean(m, seen=False)
+        return out
 
 
 def draw_inliers(train_labels: np.ndarray, cls: int, n: int, *, seed: int, run: int) -> np.ndarray:
@@ -154,6 +185,7 @@ def evaluate_methods(
     seed: int = 0,
     classes: Sequence[int] | None = None,
     class_names: Sequence[str] | None = None,
+    seen_classes: Sequence[int] | None = None,
     progress: bool = True,
 ) -> OneClassResult:
     """The paper's one-class protocol for several methods on the same inlier draws.
@@ -174,6 +206,8 @@ def evaluate_methods(
       seed: base seed of the draws (non-negative int).
       classes: the classes to evaluate (default: every label in ``test_labels``).
       class_names: names indexed by label, for the report (default: the labels).
+      seen_classes: the labels the backbone was trained on, marked in the
+        result and its reports (default: not known, no marking).
       progress: show progress over classes x runs (a tqdm bar on a terminal,
         one line per class otherwise).
 
@@ -204,6 +238,10 @@ def evaluate_methods(
     classes = tuple(int(c) for c in (np.unique(test_labels) if classes is None else classes))
     if not classes:
         raise ValueError("No classes to evaluate.")
+    if seen_classes is not None:
+        if isinstance(seen_classes, str) or not all(is_int(c) for c in seen_classes):
+            raise TypeError(f"seen_classes must be a sequence of int labels; got {seen_classes!r}.")
+        seen_classes = tuple(sorted({int(c) for c in seen_classes}))
     if class_names is not None and any(not 0 <= c < len(class_names) for c in classes):
         raise ValueError(
             f"class_names has {len(class_names)} names; it has none for some of {classes}."
@@ -256,7 +294,7 @@ def evaluate_methods(
     finally:
         if bar is not None:
             bar.close()
-    return OneClassResult(auroc, classes, names, int(n), int(runs), int(seed))
+    return OneClassResult(auroc, classes, names, int(n), int(runs), int(seed), seen_classes)
 
 
 def evaluate_oneclass(

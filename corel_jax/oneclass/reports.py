@@ -40,24 +40,36 @@ def format_table(
 ) -> str:
     """A Markdown table: per class ``mean ± std`` for each method, and the mean row.
 
+    A result that records ``seen_classes`` gets a ``backbone`` column (``seen``
+    / ``unseen``: whether the backbone trained on the class) and, when both
+    groups are present, a mean row for each group after the mean over all.
+
     Args:
       result: the evaluation.
       published: optional ``{name: per-class values}`` shown as extra columns.
 
     Returns:
-      The table, one row per class plus a bold mean row.
+      The table, one row per class plus a bold mean row (and the group means).
     """
     methods = list(result.auroc)
     pub = check_published(result, published)
-    header = ["class", *methods, *[f"{k} (published)" for k in pub]]
+    seen = result.seen
+    marker = [] if seen is None else ["backbone"]
+    header = ["class", *marker, *methods, *[f"{k} (published)" for k in pub]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for i, name in enumerate(result.class_names):
-        cells = [f"{result.class_mean(m)[i]:.3f} ± {result.class_std(m)[i]:.3f}" for m in methods]
+        cells = [] if seen is None else ["seen" if seen[i] else "unseen"]
+        cells += [f"{result.class_mean(m)[i]:.3f} ± {result.class_std(m)[i]:.3f}" for m in methods]
         cells += [f"{v[i]:.3f}" for v in pub.values()]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    cells = [f"**{result.mean(m):.3f}**" for m in methods]
+    cells = [""] * len(marker) + [f"**{result.mean(m):.3f}**" for m in methods]
     cells += [f"**{np.mean(v):.3f}**" for v in pub.values()]
     lines.append("| mean | " + " | ".join(cells) + " |")
+    if seen is not None and seen.any() and not seen.all():
+        for flag, label in ((False, "unseen"), (True, "seen")):
+            cells = [label] + [f"**{result.group_mean(m, seen=flag):.3f}**" for m in methods]
+            cells += [f"**{np.mean(np.asarray(v)[seen == flag]):.3f}**" for v in pub.values()]
+            lines.append(f"| mean, {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -141,14 +153,21 @@ def write_report(
     rows = io.StringIO()
     w = csv.writer(rows, lineterminator="\n")
     w.writerow(
-        ["method", "class", "class_name", "mean", "std", *[f"run{r}" for r in range(result.runs)]]
-    )
+        ["method", "class", "class_name", "mean", "std", *[f"run{r}" for r in range(result.runs)],
+         "seen"]
+    )  # fmt: skip
     blank = [""] * result.runs
+    seen = result.seen
+    mark = [""] * len(result.classes) if seen is None else ["yes" if s else "no" for s in seen]
     for m in result.auroc:
         for i, (c, name) in enumerate(zip(result.classes, result.class_names, strict=True)):
             w.writerow([m, c, name, f"{result.class_mean(m)[i]:.6f}", f"{result.class_std(m)[i]:.6f}",
-                        *[f"{v:.6f}" for v in result.auroc[m][i]]])  # fmt: skip
-        w.writerow([m, "mean", "", f"{result.mean(m):.6f}", "", *blank])
+                        *[f"{v:.6f}" for v in result.auroc[m][i]], mark[i]])  # fmt: skip
+        w.writerow([m, "mean", "", f"{result.mean(m):.6f}", "", *blank, ""])
+        for flag, label in ((True, "mean_seen"), (False, "mean_unseen")):
+            value = None if seen is None else result.group_mean(m, seen=flag)
+            if value is not None:
+                w.writerow([m, label, "", f"{value:.6f}", "", *blank, "yes" if flag else "no"])
     for k, values in pub.items():
         for c, name, v in zip(result.classes, result.class_names, values, strict=True):
             w.writerow([f"{k} (published)", c, name, f"{v:.6f}", "", *blank])
