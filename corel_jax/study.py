@@ -18,37 +18,67 @@ import jax
 import numpy as np
 from flax import nnx
 
+from corel_jax._files import check_directory
 from corel_jax.backbone import encode, held_out_statistics, load_backbone
 from corel_jax.config import TrainConfig
 from corel_jax.data import Split
 from corel_jax.oneclass import Method, build_methods, pixel_features
 from corel_jax.train import create_train_state, train_and_evaluate
 
-__all__ = ["backbone_methods", "death_times", "ensure_backbone", "initial_model"]
+__all__ = [
+    "backbone_methods",
+    "check_backbone_dir",
+    "death_times",
+    "ensure_backbone",
+    "initial_model",
+]
 
 logger = logging.getLogger(__name__)
 
 
+def check_backbone_dir(config: TrainConfig, workdir: str | os.PathLike) -> TrainConfig | None:
+    """Checks that :func:`ensure_backbone` can use ``workdir`` for ``config``; touches nothing.
+
+    Returns:
+      The config of the run saved in ``workdir``, or None for a new run.
+
+    Raises:
+      ValueError: ``workdir`` is a file, or holds a run of other settings
+        (the message names each field that differs; a larger ``epochs`` is
+        allowed: it extends the run).
+    """
+    workdir = check_directory(workdir, "workdir")
+    config_path = workdir / "config.json"
+    if not config_path.is_file():
+        return None
+    saved = TrainConfig.from_json(config_path.read_text())
+    diff = saved.differences(config)
+    if diff and not (set(diff) == {"epochs"} and config.epochs > saved.epochs):
+        fields = "; ".join(f"{k} {old!r} there, {new!r} now" for k, (old, new) in diff.items())
+        raise ValueError(
+            f"{workdir} holds a backbone trained with other settings ({fields}). Use another "
+            f"work directory (--workdir), or delete {workdir} to train it again."
+        )
+    return saved
+
+
 def ensure_backbone(config: TrainConfig, workdir: str | os.PathLike) -> tuple[nnx.Module, dict]:
-    """The backbone of ``config`` in ``workdir``: trained, resumed, or reused when finished.
+    """The backbone of ``config`` in ``workdir``: trained, resumed, extended, or reused.
+
+    A finished run of the same config is reused; an interrupted one resumed;
+    one of fewer epochs (and otherwise the same settings) extended.
 
     Returns:
       ``(model, summary)``: the trained model and the run's summary
       (``summary.json``).
 
     Raises:
-      ValueError: ``workdir`` holds a run of another config (the message names
-        the fields that differ).
+      ValueError: as :func:`check_backbone_dir`.
     """
     workdir = Path(workdir)
-    config_path, summary_path = workdir / "config.json", workdir / "summary.json"
-    saved = TrainConfig.from_json(config_path.read_text()) if config_path.is_file() else None
-    if saved is not None and saved != config:
-        raise ValueError(
-            f"{workdir} holds a backbone trained with other settings (field: (saved, given)): "
-            f"{saved.differences(config)}; use another work directory."
-        )
-    if summary_path.is_file():
+    saved = check_backbone_dir(config, workdir)
+    summary_path = workdir / "summary.json"
+    if saved == config and summary_path.is_file():
         logger.info("reusing the trained backbone in %s", workdir)
         summary = json.loads(summary_path.read_text())
     else:
