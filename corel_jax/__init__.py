@@ -15,30 +15,24 @@ so that ``import corel_jax`` stays light. From the bottom up:
 The method itself is described in ``docs/method.md``.
 """
 
-from corel_jax.diagrams import bottleneck_distance, diagram_loss, wasserstein_distance
-from corel_jax.loss import (
-    branch_deaths,
-    connectivity_loss,
-    reconstruction_loss,
-    signature_loss,
-    split_branches,
-    total_persistence,
-)
-from corel_jax.persistence import PersistenceH0, pairwise_distances, rips_h0
+from corel_jax._lazy import attach
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "PersistenceH0",
-    "bottleneck_distance",
-    "branch_deaths",
-    "connectivity_loss",
-    "diagram_loss",
-    "pairwise_distances",
-    "reconstruction_loss",
-    "rips_h0",
-    "signature_loss",
-    "split_branches",
-    "total_persistence",
-    "wasserstein_distance",
-]
+# Imported on first use, so that the command line (``corel-jax --help``) starts
+# without importing JAX.
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "diagrams": ["bottleneck_distance", "diagram_loss", "wasserstein_distance"],
+        "loss": [
+            "branch_deaths",
+            "connectivity_loss",
+            "reconstruction_loss",
+            "signature_loss",
+            "split_branches",
+            "total_persistence",
+        ],
+        "persistence": ["PersistenceH0", "pairwise_distances", "rips_h0"],
+    },
+)

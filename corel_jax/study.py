@@ -19,6 +19,7 @@ import numpy as np
 from flax import nnx
 
 from corel_jax import checkpoint
+from corel_jax._files import check_directory
 from corel_jax.backbone import (
     death_summary,
     encode,
@@ -33,6 +34,7 @@ from corel_jax.train import create_train_state, train_and_evaluate
 
 __all__ = [
     "backbone_methods",
+    "check_backbone_dir",
     "death_times",
     "death_times_by_group",
     "ensure_backbone",
@@ -42,6 +44,33 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+def check_backbone_dir(config: TrainConfig, workdir: str | os.PathLike) -> TrainConfig | None:
+    """Checks that :func:`ensure_backbone` can use ``workdir`` for ``config``; touches nothing.
+
+    Returns:
+      The config of the run saved in ``workdir``, or None for a new run.
+
+    Raises:
+      ValueError: ``workdir`` is a file, or holds a run of other settings
+        (the message names each field that differs; another ``epochs`` is
+        allowed: a shorter saved run is extended, a longer one read at the
+        end of epoch ``config.epochs``).
+    """
+    workdir = check_directory(workdir, "workdir")
+    config_path = workdir / "config.json"
+    if not config_path.is_file():
+        return None
+    saved = TrainConfig.from_json(config_path.read_text())
+    diff = saved.differences(config)
+    if set(diff) - {"epochs"}:
+        fields = "; ".join(f"{k} {old!r} there, {new!r} now" for k, (old, new) in diff.items())
+        raise ValueError(
+            f"{workdir} holds a backbone trained with other settings ({fields}). Use another "
+            f"work directory (--workdir), or delete {workdir} to train it again."
+        )
+    return saved
 
 
 def ensure_backbone(config: TrainConfig, workdir: str | os.PathLike) -> tuple[nnx.Module, dict]:
@@ -60,18 +89,12 @@ def ensure_backbone(config: TrainConfig, workdir: str | os.PathLike) -> tuple[nn
       (``summary.json``, or for a prefix the same statistics recomputed).
 
     Raises:
-      ValueError: ``workdir`` holds a run of another config (the message names
-        the fields that differ), or a longer run that did not keep the
-        checkpoint of the end of epoch ``config.epochs``.
+      ValueError: as :func:`check_backbone_dir`, or ``workdir`` holds a longer
+        run that did not keep the checkpoint of the end of epoch ``config.epochs``.
     """
     workdir = Path(workdir)
-    config_path, summary_path = workdir / "config.json", workdir / "summary.json"
-    saved = TrainConfig.from_json(config_path.read_text()) if config_path.is_file() else None
-    if saved is not None and set(saved.differences(config)) - {"epochs"}:
-        raise ValueError(
-            f"{workdir} holds a backbone trained with other settings (field: (saved, given)): "
-            f"{saved.differences(config)}; use another work directory."
-        )
+    saved = check_backbone_dir(config, workdir)
+    summary_path = workdir / "summary.json"
     if saved is not None and saved.epochs > config.epochs:
         return _prefix_backbone(config, workdir, saved)
     if saved == config and summary_path.is_file():

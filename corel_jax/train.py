@@ -89,6 +89,7 @@ from jax.experimental import multihost_utils
 from corel_jax import checkpoint
 from corel_jax import loss as losses
 from corel_jax._checks import is_int
+from corel_jax._files import check_directory
 from corel_jax.backbone import build_model, evaluate
 from corel_jax.config import TrainConfig
 from corel_jax.parallel import host_shard, replicate, select_devices, unreplicate
@@ -309,8 +310,9 @@ def _chunk_end(step: int, total: int, steps_per_epoch: int, config: TrainConfig)
 
 def _check_workdir(workdir: Path, resume: bool, config: TrainConfig) -> bool:
     """The rules of a work directory; returns whether ``config`` extends the saved run."""
+    check_directory(workdir, "workdir")
     if not resume:
-        if workdir.exists() and (not workdir.is_dir() or any(workdir.iterdir())):
+        if workdir.is_dir() and any(workdir.iterdir()):
             raise ValueError(
                 f"The work directory {workdir} is not empty; pass resume=True (--resume) to "
                 "continue the run in it, or choose a new directory."

@@ -9,6 +9,8 @@ Options:
   --set KEY=VALUE       override one TrainConfig field (repeatable)
   --sweep KEY=V1,V2,..  train one backbone per value (repeatable: the product)
   --data-dir DIR        tfds data dir / IDX folder for training and evaluation
+  --offline             never download; without it a missing tfds dataset is
+                        downloaded and prepared first (tensorflow-datasets)
 
 Each backbone lives in ``WORKDIR/<overrides>/``, named by the overrides other
 than ``epochs`` (``WORKDIR/base`` without overrides): an interrupted run is
@@ -78,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", action="append", default=[], dest="sets")
     parser.add_argument("--sweep", action="append", default=[], dest="sweeps")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--offline", action="store_true", help="never download a dataset")
     return parser
 
 
@@ -110,12 +113,16 @@ def main(argv=None) -> int:
     cfg = load_config(args.config, args.variant)
     ev = cfg["eval"]
     root = Path(args.workdir)
+    grid = overrides_grid(args.sets, args.sweeps)
+    datasets = {ev["dataset"]} | {o.get("dataset", cfg["train"]["dataset"]) for o in grid}
+    for name in sorted(datasets):  # every dataset is here (or downloaded) before any training
+        data.prepare(name, data_dir=args.data_dir, download=not args.offline)
     root.mkdir(parents=True, exist_ok=True)
     train_split = data.load(ev["dataset"], "train", data_dir=args.data_dir)
     test_split = data.load(ev["dataset"], "test", data_dir=args.data_dir)
     test_split = test_split.take(ev.get("max_test_examples"))
     rows = []
-    for overrides in overrides_grid(args.sets, args.sweeps):
+    for overrides in grid:
         name = ",".join(f"{k}={v}" for k, v in overrides.items()) or "base"
         # One backbone directory for all lengths: a longer run extends a shorter one.
         backbone_name = ",".join(f"{k}={v}" for k, v in overrides.items() if k != "epochs")

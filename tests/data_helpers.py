@@ -1,8 +1,10 @@
-"""Helpers of the data tests: IDX writers, split checks, catalog patches."""
+"""Helpers of the data tests: IDX writers, split checks, catalog patches, fake downloads."""
 
+import contextlib
 import dataclasses
 import gzip
 import struct
+from unittest import mock
 
 import numpy as np
 
@@ -51,3 +53,29 @@ def use_tfds_name(monkeypatch, name, tfds_name):
     """Reads dataset ``name`` from the tfds dataset ``tfds_name`` for one test."""
     info = dataclasses.replace(data.CATALOG[name], tfds_name=tfds_name)
     monkeypatch.setitem(data.CATALOG, name, info)
+
+
+@contextlib.contextmanager
+def recording_downloads(tfds, *, error=None):
+    """Replaces tfds's ``download_and_prepare`` by a recorder; yields its calls.
+
+    Inside ``tfds.testing.mock_data`` (which makes the download a no-op and
+    fakes the reads), so nothing is downloaded: the calls say what would be.
+    """
+    calls = []
+
+    def download_and_prepare(self, **kwargs):
+        calls.append((self.name, kwargs))
+        if error is not None:
+            raise error
+
+    with mock.patch.object(tfds.core.DatasetBuilder, "download_and_prepare", download_and_prepare):
+        yield calls
+
+
+def network(monkeypatch, up: bool):
+    """Makes every dataset server reachable (``up``) or not, without touching the network."""
+    from corel_jax.data import tfds_reader
+
+    problem = None if up else "cannot reach www.cs.toronto.edu:443: no network (test)"
+    monkeypatch.setattr(tfds_reader, "unreachable", lambda builder: problem)

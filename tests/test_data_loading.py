@@ -53,7 +53,7 @@ class TestErrors:
                 data.load(name, "test", data_dir=tmp_path, cache_dir=tmp_path)
             msg = str(err.value)
             assert f"tfds build {tfds_name} --data_dir {tmp_path}" in msg
-            assert "download_and_prepare" in msg
+            assert "corel_jax.data.prepare() downloads it" in msg
             assert not data.available(name, data_dir=tmp_path)
         with pytest.raises(data.DatasetNotAvailableError, match="image-net.org"):
             data.load("imagenet32", "test", data_dir=tmp_path, cache_dir=tmp_path)
@@ -67,10 +67,32 @@ class TestErrors:
             data.load("fashion_mnist", "train", data_dir=tmp_path, cache_dir=tmp_path)
         assert not data.available("fashion_mnist", data_dir=tmp_path)
 
+    @pytest.mark.parametrize("tfds_installed", [True, False])
+    def test_missing_fashion_mnist_leads_with_the_offline_fix(
+        self, tmp_path, monkeypatch, tfds_installed
+    ):
+        """One paragraph whose first advice works without a network: Debian's package or IDX files."""
+        use_idx_dirs(monkeypatch, tmp_path / "absent")
+        if not tfds_installed:
+            monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import fails
+        else:
+            pytest.importorskip("tensorflow_datasets")
+        with pytest.raises(data.DatasetNotAvailableError) as err:
+            data.prepare("fashion_mnist", data_dir=tmp_path, download=False)
+        msg = str(err.value)
+        assert "\n" not in msg  # one paragraph
+        fixes = msg.split(").", 1)[1]  # after "not on this machine (why)."
+        assert fixes.lstrip().startswith("Offline: sudo apt-get install dataset-fashion-mnist")
+        assert fixes.index("--data-dir") < fixes.index("tensorflow-datasets")
+        assert "train-images-idx3-ubyte.gz" in msg and "tfds build" not in msg
+        assert list(tmp_path.iterdir()) == []
+
     def test_without_tensorflow_datasets(self, tmp_path, monkeypatch):
         monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import fails
-        with pytest.raises(data.DatasetNotAvailableError, match="pip install tensorflow-datasets"):
+        with pytest.raises(data.DatasetNotAvailableError, match="tensorflow-datasets, which is not"):
             data.load("cifar10", "train", data_dir=tmp_path, cache_dir=tmp_path)
+        with pytest.raises(data.DatasetNotAvailableError, match=r'pip install "corel-jax\[data\]"'):
+            data.prepare("cifar10", data_dir=tmp_path, cache_dir=tmp_path)
 
     def test_unknown_name_and_split(self):
         with pytest.raises(ValueError, match=r"name='cifar11'.*'cifar10'"):

@@ -1,14 +1,24 @@
-"""Tests for corel_jax.data's tfds reader and cache, offline.
+"""Tests for corel_jax.data's tfds reader, cache and downloads, offline.
 
-Two ways: under ``tfds.testing.mock_data`` (random examples with the real
+Downloads are tested under ``tfds.testing.mock_data`` with the download
+recorded instead of made. Reads, two ways: under ``tfds.testing.mock_data`` (random examples with the real
 datasets' features), and on a tiny dataset that the test prepares itself with
 tfds (array_record and tfrecord), which exercises the real read path, the
 metadata checks and the cache.
 """
 
+import socket
+
 import numpy as np
 import pytest
-from data_helpers import check_split, use_idx_dirs, use_tfds_name
+from data_helpers import (
+    check_split,
+    network,
+    recording_downloads,
+    use_idx_dirs,
+    use_tfds_name,
+    write_mnist_like,
+)
 
 from corel_jax import data
 from corel_jax.data import cache, tfds_reader
@@ -263,3 +273,77 @@ class TestTfdsPrepared:
         with pytest.raises(KeyboardInterrupt):  # an existing cache is replaced or kept whole
             cache.write_cache(path, first)
         assert path.read_bytes() == before and list(tmp_path.iterdir()) == [path]
+
+
+# ------------------------------------------- prepare: download, or say how
+
+
+class TestPrepare:
+    """``data.prepare`` downloads through tfds when it may and can; otherwise a clear error."""
+
+    def test_downloads_a_missing_dataset_with_tfds(self, tfds, tmp_path, monkeypatch):
+        network(monkeypatch, up=True)
+        kw = dict(data_dir=tmp_path / "tfds", cache_dir=tmp_path / "cache")
+        with tfds.testing.mock_data(num_examples=7), recording_downloads(tfds) as calls:
+            assert data.prepare("cifar10", **kw) is True
+            split = data.load("cifar10", "train", **kw)
+        assert calls == [("cifar10", {"file_format": "array_record"})]
+        check_split(split, n=7, shape=(32, 32, 3), num_classes=10, name="cifar10", split="train")
+
+    @pytest.mark.parametrize("case", ["offline", "no network"])
+    def test_otherwise_says_how_to_prepare_it(self, tfds, tmp_path, monkeypatch, case):
+        network(monkeypatch, up=False)
+        with tfds.testing.mock_data(num_examples=7), recording_downloads(tfds) as calls:
+            with pytest.raises(data.DatasetNotAvailableError) as err:
+                data.prepare("cifar10", data_dir=tmp_path, download=case != "offline")
+        assert calls == []  # no download was even tried
+        msg = str(err.value)
+        assert f"tfds build cifar10 --data_dir {tmp_path} --file_format array_record" in msg
+        if case == "offline":
+            assert "--offline" in msg and "Without --offline, corel-jax downloads it" in msg
+        else:
+            assert "cannot download it here: cannot reach www.cs.toronto.edu:443" in msg
+        assert list(tmp_path.iterdir()) == []
+
+    def test_a_failed_download_says_why(self, tfds, tmp_path, monkeypatch):
+        network(monkeypatch, up=True)
+        failure = ConnectionError("connection reset")
+        with tfds.testing.mock_data(num_examples=7), recording_downloads(tfds, error=failure):
+            with pytest.raises(data.DatasetNotAvailableError) as err:
+                data.prepare("svhn", data_dir=tmp_path)
+        assert "the download failed: ConnectionError: connection reset" in str(err.value)
+        assert "tfds build svhn_cropped" in str(err.value)
+
+    def test_data_that_is_here_is_left_alone(self, tfds, tmp_path, monkeypatch):
+        network(monkeypatch, up=True)
+        write_mnist_like(tmp_path / "idx")
+        use_idx_dirs(monkeypatch, tmp_path / "absent")
+        with recording_downloads(tfds) as calls:
+            assert data.prepare("digits") is False
+            assert data.prepare("fashion_mnist", data_dir=tmp_path / "idx") is False
+            assert data.prepare("mnist", data_dir=tmp_path / "idx", download=False) is False
+        assert calls == []
+
+    def test_unreachable_opens_one_connection_per_server(self):
+        class Builder:  # what unreachable() reads of a tfds builder
+            url_infos = {}
+
+        listening = socket.socket()
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        closed_port = closed.getsockname()[1]
+        closed.close()  # nothing listens there any more: the connection is refused
+        try:
+            port = listening.getsockname()[1]
+            Builder.url_infos = {f"http://127.0.0.1:{port}/a.tgz": 1, f"http://127.0.0.1:{port}/b": 2}
+            assert tfds_reader.unreachable(Builder()) is None
+            Builder.url_infos[f"http://127.0.0.1:{closed_port}/c"] = 3
+            assert tfds_reader.unreachable(Builder()).startswith(
+                f"cannot reach 127.0.0.1:{closed_port}:"
+            )
+            Builder.url_infos = {}
+            assert tfds_reader.unreachable(Builder()) is None  # no servers named: try
+        finally:
+            listening.close()

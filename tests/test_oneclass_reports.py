@@ -36,6 +36,7 @@ def test_write_report_files(tmp_path):
     assert float(by["kde", "1"]["run1"]) == pytest.approx(0.6)
     assert float(by["corel", "mean"]["mean"]) == pytest.approx(0.75)
     assert float(by["GEOM (published)", "mean"]["mean"]) == pytest.approx(0.85)
+    assert data["method_labels"] == {"corel": "COREL ball count", "kde": "latent Gaussian KDE"}
     md = paths["md"].read_text()
     assert md.startswith("# t\n")
     assert "| cat | 0.850 ± 0.050 | 0.500 ± 0.000 | 0.900 |" in md
@@ -51,8 +52,56 @@ def test_write_report_files(tmp_path):
 
 def test_format_table_has_a_row_per_class_and_a_mean_row():
     lines = oneclass.format_table(_synthetic_result()).splitlines()
-    assert lines[0] == "| class | corel | kde |" and len(lines) == 2 + 2 + 1
+    assert lines[0] == "| class | COREL ball count | latent Gaussian KDE |" and len(lines) == 2 + 2 + 1
     assert lines[-1] == "| mean | **0.750** | **0.500** |"
+
+
+def test_every_method_has_a_name_people_read():
+    labels = {m: oneclass.method_label(m) for m in oneclass.METHODS}
+    assert labels == {
+        "corel": "COREL ball count",
+        "lambda0": "ball count, λ=0 backbone",
+        "kde": "latent Gaussian KDE",
+        "ocsvm": "latent OC-SVM",
+        "raw_ocsvm": "raw-pixel OC-SVM",
+    }
+    assert oneclass.method_label("my_scorer") == "my_scorer"  # a caller's own method
+
+
+def _drawn_axes(monkeypatch, result, **kwargs):
+    """The axes plot_result draws (its figure caught instead of saved)."""
+    from corel_jax.oneclass import reports
+
+    figures = []
+    monkeypatch.setattr(reports, "save_png", lambda fig, path: figures.append(fig))
+    oneclass.plot_result(result, "unused.png", **kwargs)
+    (fig,) = figures
+    return fig.axes[0]
+
+
+def test_the_chart_is_zoomed_to_the_data_and_labelled(monkeypatch):
+    ax = _drawn_axes(monkeypatch, _synthetic_result(), published={"GEOM, full data": [0.9, 0.8]})
+    # the data span [0.4, 0.9] (kde's 0.5 - 0.1 .. corel's 0.85 + 0.05, GEOM's 0.9), widened
+    # by 0.01 and rounded out to a 0.05 grid
+    assert ax.get_ylim() == pytest.approx((0.35, 0.95))
+    assert ax.get_xlabel() and "AUROC" in ax.get_ylabel()
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == [
+        "COREL ball count: 0.750",
+        "latent Gaussian KDE: 0.500",
+        "GEOM, full data (published): 0.850",
+        "chance: 0.5",  # on the axis: drawn as a line
+    ]
+    assert all(t.count("(") <= 1 for t in legend)  # no stacked brackets
+
+    high = oneclass.OneClassResult(
+        {"corel": np.array([[0.93, 0.95], [0.88, 0.9]])}, (0, 1), ("cat", "dog"), 120, 2, 0
+    )
+    ax = _drawn_axes(monkeypatch, high)
+    assert ax.get_ylim() == pytest.approx((0.85, 1.0))  # [0.88, 0.95] -> [0.87, 0.96] -> grid
+    notes = [t.get_text() for t in ax.texts]
+    assert notes == ["chance level 0.5 is below the axis (it starts at 0.85)"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["COREL ball count: 0.915"]
 
 
 def test_plots_leave_the_callers_matplotlib_alone(tmp_path):

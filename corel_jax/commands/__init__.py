@@ -46,12 +46,44 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Option help that adds what the text does not say yet: the choices and a real default.
+
+    A default is shown unless it is None or a flag's, the option is required,
+    or the help text already speaks of its default; tuples show as ``32 64
+    128``, as they are typed. An option with choices lists them (give it a
+    ``metavar``, or argparse spells them out in the usage too).
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.choices is not None:
+            text += f" One of: {', '.join(map(str, action.choices))}."
+        default = action.default
+        if (
+            action.option_strings
+            and not action.required
+            and action.nargs != 0  # a flag: store_true / store_const
+            and default not in (None, argparse.SUPPRESS)
+            and "default" not in text.lower()
+        ):
+            shown = " ".join(map(str, default)) if isinstance(default, tuple | list) else default
+            text += f" (default: {str(shown).replace('%', '%%')})"
+        return text
+
+
 def configure_logging(verbosity: int) -> None:
-    """Shows ``corel_jax``'s messages: warnings only (-1), progress (0), or debug (1)."""
+    """Shows ``corel_jax``'s messages: warnings only (-1), progress (0), or debug (1).
+
+    The messages are not passed on to the root logger: a dependency may give
+    that one a handler of its own (absl does, when orbax first logs), and each
+    line would be printed twice.
+    """
     logger = logging.getLogger("corel_jax")
     for handler in [h for h in logger.handlers if isinstance(h, _ConsoleHandler)]:
         logger.removeHandler(handler)
     logger.addHandler(_ConsoleHandler())
+    logger.propagate = False
     logger.setLevel({-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG))
 
 
@@ -74,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=module.HELP,
             description=module.HELP,
             parents=[common],
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+            formatter_class=_HelpFormatter,
         )
         module.add_arguments(p)
         p.set_defaults(_run=module.run)

@@ -7,6 +7,8 @@ import logging
 from pathlib import Path
 
 from corel_jax._checks import check_positive, check_positive_int
+from corel_jax._files import check_directory
+from corel_jax.data.catalog import DATASETS
 from corel_jax.oneclass.methods import METHODS
 from corel_jax.oneclass.protocol import N_INLIERS, RUNS
 
@@ -21,9 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--workdir", required=True, help="The backbone's training work directory.")
     a("--baseline-workdir", default=None,
       help="The same model trained with lambda=0 (adds the method lambda0).")  # fmt: skip
-    a("--dataset", default=None, help="Evaluation dataset (default: the backbone's).")
+    a("--dataset", default=None, choices=DATASETS, metavar="DATASET",
+      help="Evaluation dataset (default: the backbone's).")  # fmt: skip
     a("--data-dir", default=None, help="tfds data dir or IDX folder (default: the backbone's for "
       "its own dataset, else the evaluation dataset's default location).")  # fmt: skip
+    a("--offline", action="store_true",
+      help="Never download (a dataset that is not here is an error saying how to get it).")  # fmt: skip
     a("--n", type=int, default=N_INLIERS, help="Inliers per class and run.")
     a("--runs", type=int, default=RUNS, help="Independent inlier draws per class.")
     a("--radius", type=float, default=None, help="Ball radius (default: the backbone's eta).")
@@ -62,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
     check_positive_int(args.runs, "--runs")
     if args.radius is not None:
         check_positive(args.radius, "--radius")
+    if args.max_test_examples is not None:
+        check_positive_int(args.max_test_examples, "--max-test-examples")
+    if args.outdir is not None:
+        check_directory(args.outdir, "--outdir")
     from corel_jax import data, oneclass, study
     from corel_jax.backbone import load_backbone
 
@@ -69,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = args.dataset or config.dataset
     # The backbone's data_dir is that of its own dataset; another dataset has its own.
     data_dir = args.data_dir or (config.data_dir if dataset == config.dataset else None)
+    data.prepare(dataset, data_dir=data_dir, download=not args.offline)
     train = data.load(dataset, "train", data_dir=data_dir)
     test = data.load(dataset, "test", data_dir=data_dir).take(args.max_test_examples)
     logger.info("evaluating on %s, read from %s", dataset, train.source)

@@ -9,6 +9,7 @@ import types
 import typing
 from pathlib import Path
 
+from corel_jax._files import check_directory
 from corel_jax.config import TrainConfig
 
 HELP = "Train an autoencoder with the connectivity loss."
@@ -54,8 +55,10 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
             union = typing.get_origin(hint) in (typing.Union, types.UnionType)
             kind, nargs = _TYPES[args[0] if union else hint]
         flags = (f"--{f.name.replace('_', '-')}", *f.metadata.get("flags", ()))
+        choices = f.metadata.get("choices")
         parser.add_argument(*flags, dest=f.name, type=kind, nargs=nargs, default=f.default,
-                            choices=f.metadata.get("choices"), help=f.metadata["help"])  # fmt: skip
+                            choices=choices, metavar=f.name.upper() if choices else None,
+                            help=f.metadata["help"])  # fmt: skip
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -73,16 +76,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       "checkpoint (same options as the first run; a larger --epochs extends it). Without it "
       "--workdir must be new or empty.")  # fmt: skip
     add_config_arguments(parser)
-    a("--distributed", action="store_true",
-      help="Multi-host: call jax.distributed.initialize (see corel_jax.train).")  # fmt: skip
+    a("--offline", action="store_true", help="Never download: a dataset that is not on this "
+      "machine is an error that says how to get it. Without it, a missing tensorflow-datasets "
+      "dataset is downloaded and prepared in --data-dir (or ~/tensorflow_datasets).")  # fmt: skip
+    a("--distributed", action="store_true", help="Multi-host: call jax.distributed.initialize "
+      "(see corel_jax.train). Never downloads: prepare the dataset first.")  # fmt: skip
     a("--coordinator-address", default=None, help="Multi-host: host:port of process 0.")
     a("--num-processes", type=int, default=None, help="Multi-host: number of processes.")
     a("--process-id", type=int, default=None, help="Multi-host: this process's index.")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validates the options, trains, prints the summary."""
+    """Validates the options, gets the data, trains, prints the summary."""
     config = config_from_args(args)
+    check_directory(args.workdir, "--workdir")
+    from corel_jax import data
+
+    # Every host of a multi-host run reads the same data: none of them downloads it.
+    download = not (args.offline or args.distributed)
+    data.prepare(config.dataset, data_dir=config.data_dir, download=download)
     import jax
 
     from corel_jax.train import train_and_evaluate

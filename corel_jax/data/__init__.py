@@ -24,10 +24,12 @@ name                source                                           images
 Splits are "train" and "test". ``digits`` has no official split: its 1,797
 images are split once with a fixed seed into 1,348 train / 449 test images.
 
-Nothing is ever downloaded. tfds datasets must already be prepared in
-``data_dir`` (or tfds's default, ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``);
-when one is missing, :class:`DatasetNotAvailableError` says how to prepare it
-on a machine with internet access. ``imagenet_resized`` needs the downsampled
+:func:`load` only reads: tfds datasets must already be prepared in
+``data_dir`` (or tfds's default, ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``).
+:func:`prepare` downloads and prepares a missing one with tensorflow-datasets
+when the machine can reach its servers (the commands call it unless
+``--offline`` is given); otherwise :class:`DatasetNotAvailableError` says how
+to get the data, offline ways first. ``imagenet_resized`` needs the downsampled
 ImageNet archives, which image-net.org hands out only to registered users.
 Decoded tfds splits are cached (:mod:`corel_jax.data.cache`).
 
@@ -39,37 +41,31 @@ Modules: :mod:`~corel_jax.data.catalog` (the table), :mod:`~corel_jax.data.loadi
 :mod:`~corel_jax.data.cache`.
 """
 
-from corel_jax.data.catalog import (
-    CATALOG,
-    CIFAR10_CLASSES,
-    CIFAR20_CLASSES,
-    CIFAR100_CLASSES,
-    DATASETS,
-    DEBIAN_FASHION_MNIST,
-    FASHION_MNIST_CLASSES,
-    SPLITS,
-    DatasetInfo,
-)
-from corel_jax.data.idx import IDX_FILES, read_idx
-from corel_jax.data.loading import available, default_location, default_offline_dataset, load
-from corel_jax.data.split import DatasetNotAvailableError, Split
+from corel_jax._lazy import attach
 
-__all__ = [
-    "CATALOG",
-    "CIFAR100_CLASSES",
-    "CIFAR10_CLASSES",
-    "CIFAR20_CLASSES",
-    "DATASETS",
-    "DEBIAN_FASHION_MNIST",
-    "FASHION_MNIST_CLASSES",
-    "IDX_FILES",
-    "SPLITS",
-    "DatasetInfo",
-    "DatasetNotAvailableError",
-    "Split",
-    "available",
-    "default_location",
-    "default_offline_dataset",
-    "load",
-    "read_idx",
-]
+# Imported on first use: the command line reads the catalog without NumPy.
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "catalog": [
+            "CATALOG",
+            "CIFAR100_CLASSES",
+            "CIFAR10_CLASSES",
+            "CIFAR20_CLASSES",
+            "DATASETS",
+            "DEBIAN_FASHION_MNIST",
+            "FASHION_MNIST_CLASSES",
+            "SPLITS",
+            "DatasetInfo",
+        ],
+        "idx": ["IDX_FILES", "read_idx"],
+        "loading": [
+            "available",
+            "default_location",
+            "default_offline_dataset",
+            "load",
+            "prepare",
+        ],
+        "split": ["DatasetNotAvailableError", "Split"],
+    },
+)

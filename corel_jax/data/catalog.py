@@ -64,7 +64,9 @@ class DatasetInfo:
       label_key: the tfds feature holding the label.
       tfds_splits: ``{our split: tfds split}`` where they differ.
       idx_dirs: folders searched for IDX files when no ``data_dir`` has them.
-      hint: how to get the data besides tfds, for the "not available" message.
+      hint: how to get the data besides tfds's download (e.g. offline), the first
+        advice of the "not on this machine" message; ``{files}`` stands for
+        the IDX file names.
     """
 
     name: str
@@ -83,10 +85,12 @@ class DatasetInfo:
         return self.tfds_splits.get(split, split)
 
 
-_IDX_HINT = "Or pass data_dir= (--data-dir) a folder holding the four IDX files {files}."
+# How to get a dataset without tensorflow-datasets; leads the "not on this machine" message.
+_IDX_HINT = "Offline: pass --data-dir (data_dir=) a folder holding its four IDX files ({files})."
 _FASHION_HINT = (
-    f"{_IDX_HINT}\nOn Debian/Ubuntu: apt-get install dataset-fashion-mnist (found in "
-    f"{DEBIAN_FASHION_MNIST} automatically)."
+    "Offline: sudo apt-get install dataset-fashion-mnist (Debian/Ubuntu; read from "
+    f"{DEBIAN_FASHION_MNIST} automatically), or pass --data-dir (data_dir=) a folder holding "
+    "its four IDX files ({files})."
 )
 _IMAGENET_HINT = (
     "imagenet_resized needs the downsampled ImageNet archives Imagenet32_train_npz.zip and "

@@ -1,4 +1,4 @@
-"""The loaders' entry points: :func:`load`, :func:`available`, :func:`default_offline_dataset`.
+"""The loaders' entry points: :func:`load`, :func:`prepare`, :func:`available`, and more.
 
 Each kind of source of :data:`~corel_jax.data.catalog.SOURCES` has a reader
 here; :func:`load` tries a dataset's sources in the order its catalog entry
@@ -13,9 +13,9 @@ import os
 from corel_jax.data import cache, idx, tfds_reader
 from corel_jax.data.catalog import SPLITS, DatasetInfo, check_split, info
 from corel_jax.data.digits import read_digits
-from corel_jax.data.split import Split
+from corel_jax.data.split import DatasetNotAvailableError, Split
 
-__all__ = ["available", "default_location", "default_offline_dataset", "load"]
+__all__ = ["available", "default_location", "default_offline_dataset", "load", "prepare"]
 
 PathLike = str | os.PathLike
 
@@ -81,7 +81,8 @@ def load(
     Raises:
       ValueError: unknown ``name`` or ``split``, or a corrupt IDX file.
       DatasetNotAvailableError: the data is not on this machine (the message
-        says how to get it). A subclass of ValueError.
+        says how to get it; :func:`prepare` downloads it). A subclass of
+        ValueError.
       MissingExtraError: the reader needs an optional dependency that is not
         installed (digits: scikit-learn).
 
@@ -98,6 +99,46 @@ def load(
         if found is not None:
             return found
     raise AssertionError(f"{name}: its last source {d.sources[-1]!r} must raise or return.")
+
+
+def prepare(
+    name: str,
+    *,
+    data_dir: PathLike | None = None,
+    cache_dir: PathLike | None = None,
+    download: bool = True,
+) -> bool:
+    """Makes sure :func:`load` can read ``name``: finds it here, or downloads it.
+
+    Datasets found as :func:`load` finds them are left alone. A tfds dataset
+    that is not prepared in ``data_dir`` is downloaded and prepared there by
+    tensorflow-datasets (with its progress bars; ``array_record`` format) when
+    ``download`` is True and its servers can be reached.
+
+    Args:
+      name: a key of :data:`~corel_jax.data.CATALOG`.
+      data_dir: as for :func:`load`.
+      cache_dir: as for :func:`load`.
+      download: False never downloads (the commands' ``--offline``).
+
+    Returns:
+      Whether it downloaded the dataset.
+
+    Raises:
+      DatasetNotAvailableError: the data is not here and cannot be downloaded
+        (``download=False``, no network, tensorflow-datasets missing, or the
+        download failed); the message says how to get it.
+    """
+    d = info(name)
+    if available(name, data_dir, cache_dir=cache_dir) or "sklearn" in d.sources:
+        return False  # digits without scikit-learn: load says which extra installs it
+    if "tfds" in d.sources and download:
+        tfds_reader.download(d, data_dir)
+        return True
+    if "tfds" not in d.sources:
+        raise DatasetNotAvailableError(tfds_reader.how_to_get(d, data_dir, why="not found"))
+    why, then = "--offline: not downloaded", tfds_reader.AFTER_OFFLINE
+    raise DatasetNotAvailableError(tfds_reader.how_to_get(d, data_dir, why=why, then=then))
 
 
 def available(

@@ -1,15 +1,23 @@
-"""Reading datasets prepared by tensorflow-datasets, without ever downloading.
+"""Reading datasets prepared by tensorflow-datasets, and preparing them when the user may.
 
-Datasets prepared in the ``array_record`` format are read through
-``tfds.data_source`` without TensorFlow; tfds's default ``tfrecord`` format
-needs ``tensorflow-cpu``. TensorFlow and tfds are imported here only, and only
-when a tfds dataset is read.
+:func:`read` only reads files already prepared in the data dir; it never
+downloads. :func:`download` is the one place that does: it prepares a dataset
+with tfds's ``download_and_prepare`` (and its progress bars), after checking
+that the dataset's servers can be reached at all, so that a machine without a
+network gets the "how to get it" message at once instead of minutes of
+retries. Datasets are prepared in the ``array_record`` format, which is read
+through ``tfds.data_source`` without TensorFlow; tfds's default ``tfrecord``
+format needs ``tensorflow-cpu``. TensorFlow and tfds are imported here only,
+and only when a tfds dataset is read or prepared.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
+import socket
+import urllib.parse
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,9 +27,21 @@ from corel_jax.data.catalog import DatasetInfo
 from corel_jax.data.idx import IDX_FILES
 from corel_jax.data.split import DatasetNotAvailableError
 
-__all__ = ["builder", "data_dir_of", "how_to_get", "is_ready", "read"]
+__all__ = ["builder", "data_dir_of", "download", "how_to_get", "is_ready", "read", "unreachable"]
+
+logger = logging.getLogger(__name__)
 
 _READ_CHUNK = 4096  # examples per read
+_CONNECT_TIMEOUT = 5.0  # seconds to wait for each of a dataset's servers
+_FILE_FORMAT = "array_record"  # what download() prepares: read without TensorFlow
+
+# How to get the download, by what stopped it (the last part of the message).
+AFTER_LOAD = (
+    "corel_jax.data.prepare() downloads it with tensorflow-datasets (the commands call it "
+    "unless --offline is given)."
+)
+AFTER_OFFLINE = "Without --offline, corel-jax downloads it with tensorflow-datasets."
+AFTER_NO_TFDS = 'pip install "corel-jax[data]" and corel-jax downloads it with tensorflow-datasets.'
 
 
 def data_dir_of(data_dir: str | os.PathLike | None) -> str:
@@ -31,23 +51,36 @@ def data_dir_of(data_dir: str | os.PathLike | None) -> str:
     return os.environ.get("TFDS_DATA_DIR") or os.path.join("~", "tensorflow_datasets")
 
 
-def how_to_get(info: DatasetInfo, data_dir: str | os.PathLike | None) -> str:
-    """The message of a missing dataset: how to prepare it on a machine with internet."""
-    where = data_dir_of(data_dir)
-    lines = [
-        f"Dataset {info.name!r} (tfds {info.tfds_name!r}) is not prepared in {where}, and "
-        "corel_jax never downloads. On a machine with internet access, prepare it with",
-        f"  tfds build {info.tfds_name} --data_dir {where} --file_format array_record",
-        "or",
-        f"  python -c \"import tensorflow_datasets as tfds; tfds.builder('{info.tfds_name}', "
-        f"data_dir='{where}').download_and_prepare(file_format='array_record')\"",
-        "(array_record is read without TensorFlow; tfrecord needs tensorflow-cpu), then copy "
-        "that folder here and pass data_dir= (--data-dir) pointing at it.",
-    ]
+def how_to_get(
+    info: DatasetInfo, data_dir: str | os.PathLike | None, *, why: str, then: str = ""
+) -> str:
+    """The message of a dataset that is not here: why, then the fixes, offline ones first.
+
+    Args:
+      info: the dataset.
+      data_dir: where it was looked for.
+      why: a short clause, e.g. ``"--offline: not downloaded"``.
+      then: how the download would happen (e.g. :data:`AFTER_OFFLINE`), or "".
+
+    Returns:
+      One paragraph: the catalog's other way (``info.hint``: Debian's
+      package, IDX files) when it has one, then the download; datasets that
+      only tfds provides get the command that prepares them elsewhere.
+    """
+    files = ", ".join(f"{stem}.gz" for stems in IDX_FILES.values() for stem in stems)
+    text = f"Dataset {info.name!r} is not on this machine ({why})."
     if info.hint:
-        files = ", ".join(f"{stem}.gz" for stems in IDX_FILES.values() for stem in stems)
-        lines.append(info.hint.format(files=files))
-    return "\n".join(lines)
+        text += " " + info.hint.format(files=files)
+    if then:
+        text += " " + then
+    if "idx" not in info.sources:
+        where = data_dir_of(data_dir)
+        text += (
+            f"\nOn a machine with internet access: tfds build {info.tfds_name} --data_dir "
+            f"{where} --file_format {_FILE_FORMAT}; then copy {where} here and pass --data-dir "
+            "(data_dir=) pointing at it."
+        )
+    return text
 
 
 def builder(info: DatasetInfo, data_dir: str | os.PathLike | None):
@@ -55,19 +88,63 @@ def builder(info: DatasetInfo, data_dir: str | os.PathLike | None):
     try:
         import tensorflow_datasets as tfds
     except ImportError:
+        why = "it is read through tensorflow-datasets, which is not installed"
         raise DatasetNotAvailableError(
-            f"Dataset {info.name!r} is read through tensorflow-datasets, which is not installed: "
-            'pip install tensorflow-datasets (or "corel-jax[data]").\n' + how_to_get(info, data_dir)
+            how_to_get(info, data_dir, why=why, then=AFTER_NO_TFDS)
         ) from None
     # try_gcs=False: never look for (or fetch) the dataset on Google's bucket.
     kwargs = {} if data_dir is None else {"data_dir": os.fspath(data_dir)}
     try:
         return tfds.builder(info.tfds_name, try_gcs=False, **kwargs)
     except Exception as err:  # e.g. DatasetNotFoundError in an older tfds
-        raise DatasetNotAvailableError(
-            f"tensorflow-datasets cannot build {info.tfds_name!r} ({type(err).__name__}: {err}).\n"
-            + how_to_get(info, data_dir)
-        ) from None
+        why = f"tensorflow-datasets cannot build {info.tfds_name!r}: {type(err).__name__}: {err}"
+        raise DatasetNotAvailableError(how_to_get(info, data_dir, why=why)) from None
+
+
+def unreachable(tfds_builder) -> str | None:
+    """Why the servers of a builder's downloads cannot be reached, or None when they can.
+
+    Opens (and closes) one TCP connection per server named in the builder's
+    download checksums, ``_CONNECT_TIMEOUT`` seconds each; nothing is
+    downloaded. A builder that names no servers is assumed reachable.
+    """
+    try:
+        urls = list(tfds_builder.url_infos or {})
+    except Exception:  # a builder without registered checksums
+        urls = []
+    servers = set()
+    for url in urls:
+        parts = urllib.parse.urlsplit(url)
+        if parts.hostname:
+            servers.add((parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)))
+    for host, port in sorted(servers):
+        try:
+            socket.create_connection((host, port), timeout=_CONNECT_TIMEOUT).close()
+        except OSError as err:
+            return f"cannot reach {host}:{port}: {err}"
+    return None
+
+
+def download(info: DatasetInfo, data_dir: str | os.PathLike | None) -> None:
+    """Downloads and prepares a tfds dataset in ``data_dir``, with tfds's progress bars.
+
+    Raises:
+      DatasetNotAvailableError: tfds is not installed, the servers cannot be
+        reached (no network), or the download or preparation failed; the
+        message says how to get the data otherwise.
+    """
+    tfds_builder = builder(info, data_dir)
+    problem = unreachable(tfds_builder)
+    if problem is not None:
+        why = f"cannot download it here: {problem}"
+        raise DatasetNotAvailableError(how_to_get(info, data_dir, why=why))
+    logger.info("downloading %s with tensorflow-datasets into %s", info.tfds_name,
+                data_dir_of(data_dir))  # fmt: skip
+    try:
+        tfds_builder.download_and_prepare(file_format=_FILE_FORMAT)
+    except Exception as err:
+        why = f"the download failed: {type(err).__name__}: {err}"
+        raise DatasetNotAvailableError(how_to_get(info, data_dir, why=why)) from err
 
 
 def _stack(examples: Iterable[dict[str, Any]], label_key: str):
@@ -148,6 +225,7 @@ def read(info: DatasetInfo, split: str, data_dir: str | os.PathLike | None):
     """
     tfds_builder = builder(info, data_dir)
     tfds_split = info.tfds_split(split)
+    missing = f"no tfds data in {data_dir_of(data_dir)}"
     try:
         # No download_and_prepare: this only reads files already in data_dir.
         images, labels = read_split(tfds_builder, tfds_split, info.label_key, info.name)
@@ -158,8 +236,10 @@ def read(info: DatasetInfo, split: str, data_dir: str | os.PathLike | None):
         # fix is the same. (``tfds.testing.mock_data`` fakes the reads of
         # unprepared datasets, hence reading first and asking second.)
         if isinstance(err, DatasetNotAvailableError):
-            raise DatasetNotAvailableError(f"{err}\n{how_to_get(info, data_dir)}") from None
-        raise DatasetNotAvailableError(how_to_get(info, data_dir)) from None
+            missing = str(err)
+        raise DatasetNotAvailableError(
+            how_to_get(info, data_dir, why=missing, then=AFTER_LOAD)
+        ) from None
     class_names = info.class_names or tuple(tfds_builder.info.features[info.label_key].names)
     if labels.size and (labels.min() < 0 or labels.max() >= len(class_names)):
         raise ValueError(

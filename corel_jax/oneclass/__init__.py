@@ -8,42 +8,23 @@ baselines' scorers), :mod:`~corel_jax.oneclass.protocol` (the inlier draws,
 described in ``docs/method.md#one-class-protocol``.
 """
 
-from corel_jax.oneclass.methods import METHODS, build_methods, pixel_features
-from corel_jax.oneclass.protocol import (
-    N_INLIERS,
-    RUNS,
-    Method,
-    OneClassResult,
-    draw_inliers,
-    evaluate_methods,
-    evaluate_oneclass,
-)
-from corel_jax.oneclass.reports import format_table, plot_result, write_report
-from corel_jax.oneclass.scoring import (
-    Scorer,
-    ball_count_scorer,
-    count_scores,
-    kde_scorer,
-    ocsvm_scorer,
-)
+from corel_jax._lazy import attach
 
-__all__ = [
-    "METHODS",
-    "N_INLIERS",
-    "RUNS",
-    "Method",
-    "OneClassResult",
-    "Scorer",
-    "ball_count_scorer",
-    "build_methods",
-    "count_scores",
-    "draw_inliers",
-    "evaluate_methods",
-    "evaluate_oneclass",
-    "format_table",
-    "kde_scorer",
-    "ocsvm_scorer",
-    "pixel_features",
-    "plot_result",
-    "write_report",
-]
+# Imported on first use: the command line reads the defaults without JAX.
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "methods": ["METHODS", "METHOD_LABELS", "build_methods", "method_label", "pixel_features"],
+        "protocol": [
+            "N_INLIERS",
+            "RUNS",
+            "Method",
+            "OneClassResult",
+            "draw_inliers",
+            "evaluate_methods",
+            "evaluate_oneclass",
+        ],
+        "reports": ["format_table", "plot_result", "write_report"],
+        "scoring": ["Scorer", "ball_count_scorer", "count_scores", "kde_scorer", "ocsvm_scorer"],
+    },
+)

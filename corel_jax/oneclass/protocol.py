@@ -23,13 +23,15 @@ import dataclasses
 import logging
 import sys
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from corel_jax._checks import check_positive_int, is_int
 from corel_jax._extras import require
-from corel_jax.oneclass.scoring import Scorer
+
+if TYPE_CHECKING:  # the scorers need JAX; the protocol's constants must not
+    from corel_jax.oneclass.scoring import Scorer
 
 __all__ = [
     "N_INLIERS",

@@ -13,6 +13,7 @@ import numpy as np
 
 from corel_jax._extras import require
 from corel_jax._files import atomic_write
+from corel_jax.oneclass.methods import method_label
 from corel_jax.oneclass.protocol import OneClassResult
 from corel_jax.plots import new_figure, save_png
 
@@ -55,7 +56,7 @@ def format_table(
     pub = check_published(result, published)
     seen = result.seen
     marker = [] if seen is None else ["backbone"]
-    header = ["class", *marker, *methods, *[f"{k} (published)" for k in pub]]
+    header = ["class", *marker, *map(method_label, methods), *[f"{k} (published)" for k in pub]]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for i, name in enumerate(result.class_names):
         cells = [] if seen is None else ["seen" if seen[i] else "unseen"]
@@ -73,6 +74,16 @@ def format_table(
     return "\n".join(lines)
 
 
+def _axis_range(values: Sequence[np.ndarray]) -> tuple[float, float]:
+    """y limits around all ``values``, on a 0.05 grid, within [0, 1]."""
+    finite = np.concatenate([np.ravel(v) for v in values])
+    finite = finite[np.isfinite(finite)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    bottom = max(0.0, np.floor((lo - 0.01) * 20) / 20)
+    top = min(1.0, np.ceil((hi + 0.01) * 20) / 20)
+    return bottom, max(top, bottom + 0.05)
+
+
 def plot_result(
     result: OneClassResult,
     path: str | os.PathLike,
@@ -80,18 +91,23 @@ def plot_result(
     title: str = "",
     published: Mapping[str, Sequence[float]] | None = None,
 ) -> None:
-    """A PNG bar chart of per-class AUROC, written atomically.
+    """A PNG chart of per-class AUROC, written atomically.
 
-    Grouped bars per class, one per method, error bars = std over runs, a
-    dashed line at each method's mean; published values (if any) as hatched
-    bars without error bars.
+    One column per class; for each method a marker at its mean over runs with
+    an error bar of the std, side by side; published values (if any) as
+    hollow markers. The legend gives each method's full name
+    (:func:`~corel_jax.oneclass.method_label`) and its mean over classes.
+    The y-axis is zoomed to the data (markers, not bars, so that nothing
+    starts at an arbitrary floor); chance level (0.5) is drawn when it is on
+    the axis and named below it otherwise.
     """
     pub = check_published(result, published)
-    series = [(m, result.class_mean(m), result.class_std(m), result.mean(m)) for m in result.auroc]
+    series = [(method_label(m), result.class_mean(m), result.class_std(m), result.mean(m))
+              for m in result.auroc]  # fmt: skip
     series += [(f"{k} (published)", np.asarray(v), None, float(np.mean(v))) for k, v in pub.items()]
     k = len(result.class_names)
     width = 0.8 / len(series)
-    fig = new_figure(max(6.0, 0.9 * k + 2) + 2.5, 4.2)
+    fig = new_figure(max(6.0, 0.9 * k + 2) + 3.0, 4.4)
     ax = fig.add_subplot()
     colors = (
         require("matplotlib", purpose="the plots").rcParams["axes.prop_cycle"].by_key()["color"]
@@ -99,18 +115,34 @@ def plot_result(
     for j, (label, mean, std, overall) in enumerate(series):
         color = colors[j % len(colors)]
         xs = np.arange(k) + (j - (len(series) - 1) / 2) * width
-        ax.bar(xs, mean, width, yerr=std, capsize=2, color=color, label=f"{label} ({overall:.3f})",
-               hatch="//" if std is None else None, alpha=0.6 if std is None else 1.0)  # fmt: skip
-        ax.axhline(overall, color=color, linestyle="--", linewidth=1)
-    ax.axhline(0.5, color="gray", linewidth=0.8)
+        hollow = std is None
+        ax.errorbar(xs, mean, yerr=std, fmt="D" if hollow else "o", color=color, capsize=2,
+                    markersize=5, markerfacecolor="none" if hollow else color,
+                    label=f"{label}: {overall:.3f}")  # fmt: skip
+    bottom, top = _axis_range([m - (0 if s is None else s) for _, m, s, _ in series]
+                              + [m + (0 if s is None else s) for _, m, s, _ in series])  # fmt: skip
+    ax.set_ylim(bottom, top)
+    if bottom < 0.5:
+        ax.axhline(0.5, color="gray", linewidth=0.8, linestyle=":", label="chance: 0.5")
+    else:
+        ax.annotate(f"chance level 0.5 is below the axis (it starts at {bottom:.2f})",
+                    xy=(0.0, 0.0), xycoords="axes fraction", xytext=(4, 4),
+                    textcoords="offset points", fontsize=8, color="gray")  # fmt: skip
+    for x in np.arange(k - 1) + 0.5:  # separate the classes
+        ax.axvline(x, color="0.9", linewidth=0.8, zorder=0)
+    ax.set_xlim(-0.5, k - 0.5)
     ax.set_xticks(np.arange(k))
     ax.set_xticklabels(
         result.class_names, rotation=30 if k > 5 else 0, ha="right" if k > 5 else "center"
     )
-    ax.set_ylim(0.0, 1.0)
-    ax.set_ylabel("AUROC")
+    ax.set_xlabel("inlier class (one one-class task per class)")
+    ax.set_ylabel(f"AUROC (mean ± std over {result.runs} runs)")
     ax.set_title(title or f"One-class AUROC, n={result.n}, {result.runs} runs")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="method (mean)")
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("chance"))  # last
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), fontsize=8, title="method: mean AUROC",
+              title_fontsize=8)  # fmt: skip
     fig.tight_layout()
     save_png(fig, path)
 
@@ -121,6 +153,7 @@ def write_report(
     *,
     published: Mapping[str, Sequence[float]] | None = None,
     title: str = "",
+    note: str = "",
     extra: Mapping | None = None,
 ) -> dict[str, Path]:
     """Writes the results as JSON, CSV, Markdown and a PNG chart, each atomically.
@@ -130,6 +163,7 @@ def write_report(
       outdir: the output folder (created).
       published: optional ``{name: per-class values}`` shown beside the results.
       title: a heading for the Markdown and the chart.
+      note: a paragraph for the reader, under the heading (and in the JSON).
       extra: more JSON-serialisable entries for ``results.json``.
 
     Returns:
@@ -142,6 +176,9 @@ def write_report(
     pub = check_published(result, published)
     payload = result.to_dict()
     payload["published"] = pub
+    payload["method_labels"] = {m: method_label(m) for m in result.auroc}
+    if note:
+        payload["note"] = note
     payload.update(extra or {})
     paths = {
         "json": outdir / "results.json",
@@ -173,7 +210,8 @@ def write_report(
             w.writerow([f"{k} (published)", c, name, f"{v:.6f}", "", *blank])
         w.writerow([f"{k} (published)", "mean", "", f"{np.mean(values):.6f}", "", *blank])
     atomic_write(paths["csv"], rows.getvalue().encode())
-    md = (f"# {title}\n\n" if title else "") + format_table(result, published=pub) + "\n"
+    md = (f"# {title}\n\n" if title else "") + (f"{note}\n\n" if note else "")
+    md += format_table(result, published=pub) + "\n"
     atomic_write(paths["md"], md.encode())
     plot_result(result, paths["png"], title=title, published=pub)
     return paths
