@@ -355,8 +355,12 @@ def markdown(results: dict) -> str:
     ]
     if results.get("peak_memory_mib"):
         mem = results["peak_memory_mib"]
-        lines += ["", f"Peak memory of one call at n={mem['n']} (MiB above the resident set before it; "
-            "fresh process per row):", ""]
+        lines += [
+            "",
+            f"Peak memory of one call at n={mem['n']} (MiB above the resident set before it; "
+            "fresh process per row):",
+            "",
+        ]
         lines += ["| implementation | MiB |", "|---|---:|"]
         for k, v in mem.items():
             if k != "n":
