@@ -35,9 +35,19 @@ hooks at most once and the final root never does, so every real vertex but
 the root holds exactly one edge ``(src[v], dst[v])``, like Prim's
 ``(parent[v], v)``.
 
-Search variants: ``"dense"`` computes the ``(n, n)`` matrix once and masks it
-every round; ``"tiled"`` recomputes rows of distances in blocks of
-``block`` vertices every round (``O(n d + block n)`` memory).
+Searches: :func:`dense_search` masks a given ``(n, n)`` matrix every round
+(``metric="precomputed"``); :func:`stale_search` computes rows of distances
+in blocks of ``block`` vertices (``O(n d + block n)`` memory), and only for
+the *stale* vertices: a vertex's nearest other-component vertex stays its
+answer while the two stay apart (the other side only shrinks), so a round
+searches again only the vertices whose candidate joined their component.
+After the first round (all ``n`` rows) that is about a third of them.
+
+Cost on a CPU (``docs/persistence_algorithms.md``): the first round alone
+computes all ``n^2 d`` distance terms, as many as the whole XLA Prim loop, so
+on XLA:CPU, where that loop is bound by arithmetic rather than by its ``n``
+sequential steps, Borůvka stays about 2x slower at every size. It is for
+accelerators, where Prim's steps are the cost.
 """
 
 from __future__ import annotations
@@ -51,8 +61,9 @@ from jax import lax
 
 from corel_jax import _distances, _prim_xla
 
-# A search: (comp (n,) int32) -> (best distance (n,), best vertex (n,) int32).
-Search = Callable[[jax.Array], tuple[jax.Array, jax.Array]]
+# A search: (comp (n,) int32, stale (n,) bool or None) -> (best distance (n,),
+# best vertex (n,) int32), exact at least where ``stale`` (None: everywhere).
+Search = Callable[..., tuple[jax.Array, jax.Array]]
 
 
 def _masked_argmin(dist: jax.Array, keep: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -79,32 +90,52 @@ def symmetric_matrix(x: jax.Array, kind: str, p: float) -> jax.Array:
 def dense_search(dist: jax.Array, mask: jax.Array) -> Search:
     """Nearest other-component vertex, reading a symmetric matrix."""
 
-    def search(comp):
+    def search(comp, stale=None):
         keep = (comp[:, None] != comp[None, :]) & mask[None, :] & mask[:, None]
         return _masked_argmin(dist, keep)
 
     return search
 
 
-def tiled_search(x: jax.Array, mask: jax.Array, kind: str, p: float, block: int) -> Search:
-    """Nearest other-component vertex, computing rows in blocks of ``block``."""
+def stale_search(x: jax.Array, mask: jax.Array, kind: str, p: float, block: int) -> Search:
+    """Nearest other-component vertex of the ``stale`` vertices only.
+
+    The stale rows are gathered to the front (a stable sort of the flags) and
+    their distances computed ``block`` rows at a time, for as many blocks as
+    there are stale rows: ``O(stale n d)`` work, ``O(n d + block n)`` memory.
+    Rows that are not stale get ``(+inf, 0)``.
+    """
     n, d = x.shape
     blocks = -(-n // block)
     pad = blocks * block - n
-    xb = jnp.pad(x, ((0, pad), (0, 0))).reshape(blocks, block, d)
-    mb = jnp.pad(mask, (0, pad)).reshape(blocks, block)
+    unroll = d <= _distances.UNROLL_MAX_DIM and kind != "minkowski"
+    xt = x.T  # (d, n): each coordinate's pass over the columns is contiguous
 
-    def search(comp):
-        cb = jnp.pad(comp, (0, pad), constant_values=-1).reshape(blocks, block)
+    def distances(rows):
+        if not unroll:
+            return _distances.pairwise(x[rows], x, kind, p)
+        r = x[rows]
+        return _distances.unrolled_norm([r[:, k, None] - xt[k][None] for k in range(d)], kind, p)
 
-        def one(args):
-            rows, rmask, rcomp = args
-            dist = _distances.pairwise(rows, x, kind, p)
-            keep = (rcomp[:, None] != comp[None, :]) & mask[None, :] & rmask[:, None]
-            return _masked_argmin(dist, keep)
+    def search(comp, stale=None):
+        stale = mask if stale is None else stale & mask
+        # Stale rows first; the padding slots repeat the last vertex.
+        order = jnp.argsort(~stale, stable=True).astype(jnp.int32)
+        order = jnp.pad(order, (0, pad), mode="edge")
+        count = jnp.sum(stale)
 
-        bd, bw = lax.map(one, (xb, mb, cb))
-        return bd.reshape(-1)[:n], bw.reshape(-1)[:n]
+        def tile(t, best):
+            rows = lax.dynamic_slice_in_dim(order, t * block, block)
+            dist = distances(rows)
+            keep = (comp[rows][:, None] != comp[None, :]) & mask[None, :]
+            bd, bw = _masked_argmin(dist, keep)
+            bd = jnp.where(stale[rows], bd, jnp.inf)
+            # A non-stale row met here leaves its slot as it was.
+            return best[0].at[rows].min(bd), best[1].at[rows].max(jnp.where(stale[rows], bw, 0))
+
+        zero = (x.reshape(-1)[0] * 0).astype(x.dtype)  # (varies like x under shard_map)
+        init = (jnp.full((n,), jnp.inf, x.dtype) + zero, jnp.zeros((n,), jnp.int32) + comp * 0)
+        return lax.fori_loop(0, -(-count // block), tile, init)
 
     return search
 
@@ -152,12 +183,17 @@ def boruvka(search: Search, mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.
         return jnp.sum(mask & (comp == iota))
 
     def cond(state):
-        comp, _, _, progress = state
+        comp, _, _, progress, _, _ = state
         return progress & (components(comp) > 1)
 
     def body(state):
-        comp, src, dst, _ = state
-        bd, bw = search(comp)
+        comp, src, dst, _, bd, bw = state
+        # A vertex's nearest other-component vertex stays so while the two
+        # remain apart (the other side only shrinks): search again only the
+        # vertices whose candidate joined their component.
+        stale = (comp[bw] == comp) | (bd == jnp.inf)
+        new_bd, new_bw = search(comp, stale)
+        bd, bw = jnp.where(stale, new_bd, bd), jnp.where(stale, new_bw, bw)
         eu, has = _select(bd, bw, comp)
         ew = bw[eu]
         target = jnp.where(has, comp[ew], iota)
@@ -167,19 +203,18 @@ def boruvka(search: Search, mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.
         ptr = jnp.where(hook, target, iota)
         for _ in range(jumps):
             ptr = ptr[ptr]
-        return ptr[comp], src, dst, jnp.any(hook)
+        return ptr[comp], src, dst, jnp.any(hook), bd, bw
 
     # The first round runs outside the loop, so the loop's carry already
     # varies (under shard_map) like the data it is computed from.
-    state = body((iota, iota, iota, jnp.array(True)))
-    comp, src, dst, _ = lax.while_loop(cond, body, state)
+    none = jnp.full((n,), jnp.inf)
+    state = body((iota, iota, iota, jnp.array(True), none, iota))
+    comp, src, dst, *_ = lax.while_loop(cond, body, state)
     root = comp[_prim_xla.first_real(mask)]
     return src, dst, root
 
 
-# Above this many matrix entries the search recomputes rows instead of
-# storing the matrix (the same bound as the dense Prim loop).
-DENSE_MAX_ENTRIES = 4096 * 4096
+# Rows of distances per block of the search (memory: O(TILE_ROWS n)).
 TILE_ROWS = 256
 
 
@@ -187,9 +222,8 @@ def boruvka_tree(
     x: jax.Array, mask: jax.Array, kind: str, p: float
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Borůvka's MST of points ``(n, d)`` (or an ``(n, n)`` matrix) in plain XLA."""
-    n = x.shape[0]
-    if kind == "precomputed" or n * n <= DENSE_MAX_ENTRIES:
+    if kind == "precomputed":
         search = dense_search(symmetric_matrix(x, kind, p), mask)
     else:
-        search = tiled_search(x, mask, kind, p, TILE_ROWS)
+        search = stale_search(x, mask, kind, p, min(TILE_ROWS, x.shape[0]))
     return boruvka(search, mask)

@@ -111,7 +111,7 @@ def tiled_search(x: jax.Array, mask: jax.Array, kind: str, p: float, *, interpre
         xt = jnp.pad(x, ((0, pad), (0, 0))).T  # (d, N): coordinate rows are contiguous
     m = jnp.pad(mask.astype(jnp.int32), (0, pad))
 
-    def search(comp):
+    def search(comp, stale=None):
         comp = jnp.pad(comp, (0, pad), constant_values=-1)
         bd, bw = pl.pallas_call(
             functools.partial(_search_kernel, d=x.shape[1], kind=kind, p=p),

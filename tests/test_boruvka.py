@@ -105,16 +105,39 @@ class TestSearch:
         mask = jnp.asarray(rng.random(45) < 0.9)
         comp = jnp.asarray(rng.integers(0, 6, size=45).astype(np.int32))
         dense = _boruvka.dense_search(_boruvka.symmetric_matrix(x, kind, p), mask)(comp)
-        tiled = _boruvka.tiled_search(x, mask, kind, p, block=8)(comp)
+        tiled = _boruvka.stale_search(x, mask, kind, p, block=8)(comp)
         for a, b in zip(dense, tiled, strict=True):
             np.testing.assert_array_equal(a, b)
 
-    def test_large_cloud_path_without_a_matrix(self, rng, monkeypatch):
-        monkeypatch.setattr(_boruvka, "DENSE_MAX_ENTRIES", 100)
+    def test_stale_rows_equal_dense_search(self, rng):
+        x = jnp.asarray(rng.integers(-2, 3, size=(45, 3)).astype(np.float32))
+        mask = jnp.asarray(rng.random(45) < 0.9)
+        comp = jnp.asarray(rng.integers(0, 6, size=45).astype(np.int32))
+        stale = rng.random(45) < 0.4
+        dense = _boruvka.dense_search(_boruvka.symmetric_matrix(x, "l1", 1.0), mask)(comp)
+        got = jax.jit(_boruvka.stale_search(x, mask, "l1", 1.0, block=8))(comp, jnp.asarray(stale))
+        rows = stale & np.asarray(mask)
+        for a, b in zip(dense, got, strict=True):
+            np.testing.assert_array_equal(np.asarray(a)[rows], np.asarray(b)[rows])
+        assert np.all(np.isinf(np.asarray(got[0])[~rows]))
+
+    def test_many_blocks_without_a_matrix(self, rng, monkeypatch):
         monkeypatch.setattr(_boruvka, "TILE_ROWS", 16)
         x = rng.normal(size=(150, 4)).astype(np.float32)
         res = jax.jit(lambda x: rips_h0(x, metric="l2", algorithm="boruvka"))(x)  # (no cache)
         np.testing.assert_allclose(res.deaths, scipy_deaths(cdist(x, x)), rtol=2e-5, atol=1e-5)
+
+    def test_reused_candidates_keep_the_tie_rule(self, rng, monkeypatch):
+        # Integer grid: many exact ties; several rounds reuse candidates.
+        monkeypatch.setattr(_boruvka, "TILE_ROWS", 8)
+        x = rng.integers(0, 4, size=(60, 2)).astype(np.float32)
+        mask = rng.random(60) < 0.8
+        src, dst, root = jax.jit(lambda x, m: _boruvka.boruvka_tree(x, m, "l1", 1.0))(
+            jnp.asarray(x), jnp.asarray(mask)
+        )
+        slots = [v for v in np.flatnonzero(mask) if v != int(root)]
+        tree = {tuple(sorted((int(src[v]), int(dst[v])))) for v in slots}
+        assert tree == kruskal_total_order(cdist(x, x, "cityblock").astype(np.float32), mask)
 
 
 class TestMaskAndTransformations:
