@@ -133,8 +133,11 @@ def stale_search(x: jax.Array, mask: jax.Array, kind: str, p: float, block: int)
             # A non-stale row met here leaves its slot as it was.
             return best[0].at[rows].min(bd), best[1].at[rows].max(jnp.where(stale[rows], bw, 0))
 
-        zero = (x.reshape(-1)[0] * 0).astype(x.dtype)  # (varies like x under shard_map)
-        init = (jnp.full((n,), jnp.inf, x.dtype) + zero, jnp.zeros((n,), jnp.int32) + comp * 0)
+        # An exact zero that varies (under shard_map) like every input does.
+        first = x.reshape(-1)[0]
+        zero = jnp.where(jnp.isfinite(first), first, 0).astype(jnp.int32) * 0
+        zero = zero + (comp[0] + stale[0] + mask[0]) * 0
+        init = (jnp.full((n,), jnp.inf, x.dtype) + zero, jnp.zeros((n,), jnp.int32) + zero)
         return lax.fori_loop(0, -(-count // block), tile, init)
 
     return search

@@ -32,9 +32,31 @@ details, tie rules and measurements are in ``docs/persistence_algorithms.md``):
   (:mod:`corel_jax._prim_xla`) with rows computed on the fly (``O(n d)``
   memory) or read from a precomputed ``(n, n)`` matrix.
 
-``algorithm="auto"`` picks per platform (``lax.platform_dependent``) and
-size, by measurement (``benchmarks/bench_persistence.py``; the table is in
-``docs/persistence_algorithms.md``).
+``algorithm="auto"`` picks per platform (``lax.platform_dependent``, so the
+platform the computation runs on decides) and size:
+
+==============================  ======================  =====================
+platform                        points ``n``            choice
+==============================  ======================  =====================
+CPU with the C++ kernel         any                     ``native``
+CPU without it (XLA:CPU)        ``d <= 32`` or          ``matrix_free``
+                                ``n > 8192``
+CPU without it (XLA:CPU)        ``d > 32``,             ``dense``
+                                ``n <= 8192``
+CUDA, ROCm                      ``<= 2048``             ``pallas`` (Prim)
+CUDA, ROCm                      ``> 2048``              ``pallas`` (Borůvka)
+TPU                             any                     ``boruvka``
+==============================  ======================  =====================
+
+The CPU rows are measured (``benchmarks/bench_persistence.py``; numbers in
+``docs/persistence_algorithms.md`` and the README): ``native`` is the fastest
+at every size measured (n = 100 to 20,000), and on XLA:CPU the Prim loop
+beats Borůvka at every size, because Borůvka's first round alone computes
+all ``n^2 d`` distance terms, as many as the whole Prim loop. The GPU and
+TPU rows are not measured (no GPU or TPU was lent to this project's
+sessions): the 2,048-point switch is the largest cloud the one-program Prim
+kernel holds without register spills, and TPU takes Borůvka because Prim's
+``n - 1`` sequential steps are launch-bound on accelerators.
 
 The Prim implementations build the same tree (same tie rule: the root is the
 first real vertex, the first minimiser joins, and a tie never replaces a

@@ -141,6 +141,23 @@ class TestSearch:
 
 
 class TestMaskAndTransformations:
+    @pytest.mark.multidevice
+    def test_shard_map_over_8_devices(self, rng):
+        if jax.device_count() < 8:
+            pytest.skip("needs XLA_FLAGS=--xla_force_host_platform_device_count=8")
+        x = rng.normal(size=(8, 40, 5)).astype(np.float32)
+        mesh = jax.sharding.Mesh(np.array(jax.devices()[:8]), ("d",))
+        spec = jax.sharding.PartitionSpec("d")
+        sm = jax.shard_map(
+            lambda c: jax.vmap(lambda y: rips_h0(y, metric="l2", algorithm="boruvka").deaths)(c),
+            mesh=mesh,
+            in_specs=spec,
+            out_specs=spec,
+        )
+        out = jax.jit(sm)(x)
+        for c, got in zip(x, out, strict=True):
+            np.testing.assert_allclose(got, scipy_deaths(cdist(c, c)), rtol=2e-5, atol=1e-6)
+
     def test_vmap_over_clouds_of_different_sizes(self, rng):
         sizes = [1, 2, 9, 30]
         clouds = rng.normal(size=(4, 30, 3)).astype(np.float32)

@@ -78,6 +78,14 @@ inline void Store(void* p, Vec v) {
   std::memcpy(p, &v, sizeof(Vec));
 }
 
+// The bits of a float (int32) or double (int64).
+template <typename T>
+inline typename Simd<T>::Int BitsOf(T x) {
+  typename Simd<T>::Int bits;
+  std::memcpy(&bits, &x, sizeof(T));
+  return bits;
+}
+
 // One cloud: row r, coordinate k is x[r * stride + k] (k < d); for kind 5
 // the row r of distances is x + r * stride.
 template <typename T>
@@ -262,14 +270,20 @@ __attribute__((always_inline)) inline void LossOne(const Cloud<T>& c, T eta, T w
                                                    std::vector<T>& length, T* grad, T* loss,
                                                    T* deta) {
   const int64_t n = c.n, d = c.d, st = c.stride;
-  bool finite = true;
-  for (int64_t r = 0; r < n; ++r)
+  // Zero this branch's gradient and look for inf/NaN (all exponent bits
+  // set), on the bits: integer operations vectorise, with no branch.
+  using Int = typename Simd<T>::Int;
+  const Int exponent = BitsOf(std::numeric_limits<T>::infinity());  // all exponent bits
+  Int bad = 0;
+  for (int64_t r = 0; r < n; ++r) {
+    const T* xr = c.x + r * st;
+    T* gr = grad + r * st;
     for (int64_t k = 0; k < d; ++k) {
-      const T x = c.x[r * st + k];
-      finite &= (x - x) == 0;  // false for inf and NaN
-      grad[r * st + k] = 0;
+      bad |= static_cast<Int>((BitsOf(xr[k]) & exponent) == exponent);
+      gr[k] = 0;
     }
-  if (!finite) {
+  }
+  if (bad) {
     *loss = *deta = std::numeric_limits<T>::quiet_NaN();
     return;
   }
