@@ -21,6 +21,7 @@ __getattr__, __dir__, __all__ = attach(
             "Method",
             "OneClassResult",
             "draw_inliers",
+            "drawn_rows",
             "evaluate_methods",
             "evaluate_oneclass",
         ],
