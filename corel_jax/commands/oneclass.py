@@ -9,8 +9,7 @@ from pathlib import Path
 from corel_jax._checks import check_positive, check_positive_int
 from corel_jax._files import check_directory
 from corel_jax.data.catalog import DATASETS
-from corel_jax.oneclass.methods import METHODS
-from corel_jax.oneclass.protocol import N_INLIERS, RUNS
+from corel_jax.oneclass.names import METHODS, N_INLIERS, RUNS
 
 HELP = "One-class evaluation of a trained backbone (docs/method.md#one-class-protocol)."
 

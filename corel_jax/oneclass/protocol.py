@@ -29,6 +29,7 @@ import numpy as np
 
 from corel_jax._checks import check_positive_int, is_int
 from corel_jax._extras import require
+from corel_jax.oneclass.names import N_INLIERS, RUNS
 
 if TYPE_CHECKING:  # the scorers need JAX; the protocol's constants must not
     from corel_jax.oneclass.scoring import Scorer
@@ -46,8 +47,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-N_INLIERS = 120  # inliers per class and run (the paper's headline; also 80 and 500)
-RUNS = 5  # independent draws per class
 
 
 class Method(NamedTuple):
