@@ -105,19 +105,3 @@ class TestBaselines:
         np.testing.assert_allclose(oneclass.ocsvm_scorer()(inl, test), ref)
         ref = OneClassSVM(kernel="linear", nu=0.3).fit(inl).decision_function(test)
         np.testing.assert_allclose(oneclass.ocsvm_scorer(nu=0.3, kernel="linear")(inl, test), ref)
-
-    @pytest.mark.parametrize("gamma", ["scale", "auto", 0.002])
-    def test_ocsvm_on_pixels_is_sklearns_decision_function(self, rng, gamma):
-        """The RBF decision function as a matrix product gives libsvm's values."""
-        pixels = rng.integers(0, 256, size=(200, 28, 28, 1), dtype=np.uint8)
-        train, test = oneclass.pixel_features(pixels[:120]), oneclass.pixel_features(pixels[120:])
-        svm = OneClassSVM(kernel="rbf", nu=0.1, gamma=gamma).fit(train.astype(np.float64))
-        ref = svm.decision_function(test.astype(np.float64))
-        got = oneclass.ocsvm_scorer(gamma=gamma)(train, test)
-        np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
-        assert len(svm.support_vectors_) < 120  # a real sum over some support vectors only
-
-    @pytest.mark.parametrize("gamma", ["wide", 0.0, -1.0])
-    def test_ocsvm_rejects_a_bad_gamma(self, gamma):
-        with pytest.raises(ValueError, match="gamma"):
-            oneclass.ocsvm_scorer(gamma=gamma)
