@@ -126,7 +126,9 @@ def encode(model: nnx.Module, images: np.ndarray, *, batch_size: int = 1000) -> 
         pad = batch_size - len(chunk)
         if pad:
             chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
-        out.append(np.asarray(_encode_batch(graphdef, state, chunk), np.float32)[: batch_size - pad])
+        out.append(
+            np.asarray(_encode_batch(graphdef, state, chunk), np.float32)[: batch_size - pad]
+        )
     if not out:
         return np.zeros((0, model.latent_dim), np.float32)
     return np.concatenate(out)

@@ -109,7 +109,9 @@ def _check_inliers(train: data.Split, test: data.Split, n: int) -> None:
             f"({', '.join(short)} training examples)."
         )
     if len(np.unique(test.labels)) < 2:
-        raise ValueError(f"The {len(test)} test examples of {train.name} hold fewer than 2 classes.")
+        raise ValueError(
+            f"The {len(test)} test examples of {train.name} hold fewer than 2 classes."
+        )
 
 
 def run_demo(

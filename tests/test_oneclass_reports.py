@@ -70,7 +70,9 @@ def test_report_files_get_the_users_permissions(tmp_path, umask):
 
 def test_format_table_has_a_row_per_class_and_a_mean_row():
     lines = oneclass.format_table(_synthetic_result()).splitlines()
-    assert lines[0] == "| class | COREL ball count | latent Gaussian KDE |" and len(lines) == 2 + 2 + 1
+    assert (
+        lines[0] == "| class | COREL ball count | latent Gaussian KDE |" and len(lines) == 2 + 2 + 1
+    )
     assert lines[-1] == "| mean | **0.750** | **0.500** |"
 
 

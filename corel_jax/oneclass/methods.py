@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # JAX is imported when methods are built, not with this modul
 
 __all__ = ["METHODS", "METHOD_LABELS", "build_methods", "method_label", "pixel_features"]
 
+
 def pixel_features(images: np.ndarray) -> np.ndarray:
     """Raw-pixel features: ``(N, H, W, C)`` uint8 -> ``(N, H*W*C)`` float32 in ``[0, 1]``."""
     images = np.asarray(images)

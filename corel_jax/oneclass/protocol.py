@@ -48,7 +48,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-
 class Method(NamedTuple):
     """A method of a comparison: a scorer and the features it scores.
 
