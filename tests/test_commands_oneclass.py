@@ -60,7 +60,8 @@ def test_end_to_end_on_digits(tmp_path, capsys):
     for f in ("results.csv", "results.md", "auroc.png"):
         assert (out / f).is_file()
     printed = capsys.readouterr().out
-    assert "| mean |" in printed and "| class | corel | lambda0 |" in printed
+    assert "| mean |" in printed
+    assert "| class | COREL ball count | ball count, λ=0 backbone | latent Gaussian KDE |" in printed
 
 
 def _two_class_idx_folder(folder, seed):
