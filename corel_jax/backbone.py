@@ -14,6 +14,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -119,21 +120,35 @@ def encode(model: nnx.Module, images: np.ndarray, *, batch_size: int = 1000) -> 
         raise ValueError(f"images must be (N, H, W, C); got shape {images.shape}.")
     check_positive_int(batch_size, "batch_size")
     graphdef, state = nnx.split(model)
-
-    @jax.jit
-    def run(state, x):
-        return nnx.merge(graphdef, state).encode(x.astype(jnp.float32) / 255.0)
-
     out = []
     for start in range(0, len(images), batch_size):
         chunk = images[start : start + batch_size]
         pad = batch_size - len(chunk)
         if pad:
             chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), chunk.dtype)])
-        out.append(np.asarray(run(state, chunk), np.float32)[: batch_size - pad])
+        out.append(
+            np.asarray(_encode_batch(graphdef, state, chunk), np.float32)[: batch_size - pad]
+        )
     if not out:
         return np.zeros((0, model.latent_dim), np.float32)
     return np.concatenate(out)
+
+
+# Jitted once per model structure and input shape, not once per model: the
+# demo's backbones share their compilations.
+@functools.partial(jax.jit, static_argnums=0)
+def _encode_batch(graphdef: nnx.GraphDef, state: nnx.State, x_uint8: jax.Array) -> jax.Array:
+    return nnx.merge(graphdef, state).encode(x_uint8.astype(jnp.float32) / 255.0)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _batch_statistics(graphdef, num_branches, metric, eta, state, x_uint8):
+    """(rec, conn, deaths (K, B - 1)) of one held-out batch."""
+    x = x_uint8.astype(jnp.float32) / 255.0
+    x_hat, z = nnx.merge(graphdef, state)(x)
+    deaths = losses.branch_deaths(z, num_branches=num_branches, metric=metric)
+    conn = jnp.mean(jnp.sum(jnp.abs(eta - deaths), -1))
+    return losses.reconstruction_loss(x, x_hat), conn, deaths
 
 
 def held_out_statistics(
@@ -155,16 +170,11 @@ def held_out_statistics(
     b = config.batch_size
     n = min(len(images) // b, max_batches)
     graphdef, state = nnx.split(model)
-
-    @jax.jit
-    def stats(state, x_uint8):
-        x = x_uint8.astype(jnp.float32) / 255.0
-        x_hat, z = nnx.merge(graphdef, state)(x)
-        deaths = losses.branch_deaths(z, num_branches=config.num_branches, metric=config.metric)
-        conn = jnp.mean(jnp.sum(jnp.abs(config.eta - deaths), -1))
-        return losses.reconstruction_loss(x, x_hat), conn, deaths
-
-    per_batch = [jax.device_get(stats(state, images[i * b : (i + 1) * b])) for i in range(n)]
+    static = (graphdef, config.num_branches, config.metric, float(config.eta))
+    per_batch = [
+        jax.device_get(_batch_statistics(*static, state, images[i * b : (i + 1) * b]))
+        for i in range(n)
+    ]
     k, width = config.num_branches, b - 1
     return {
         "rec": np.asarray([p[0] for p in per_batch], np.float64),

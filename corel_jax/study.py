@@ -8,10 +8,11 @@ made of these steps.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import jax
@@ -177,12 +178,16 @@ def backbone_methods(
     *,
     radius: float | None = None,
     baseline: nnx.Module | None = None,
+    rows: np.ndarray | None = None,
 ) -> dict[str, Method]:
     """The one-class methods ``names`` on a backbone's codes of ``train`` and ``test``.
 
     Encodes both splits with ``model`` (and ``baseline``, the ``lambda = 0``
     backbone, for the method ``lambda0``) and builds the methods with
-    :func:`corel_jax.oneclass.build_methods`.
+    :func:`corel_jax.oneclass.build_methods`. With ``rows``
+    (:func:`corel_jax.oneclass.drawn_rows` of the protocol to run), only those
+    train images are encoded and turned into pixel features: the rest of the
+    train features are NaN, never read by that protocol.
 
     Args:
       names: some of :data:`corel_jax.oneclass.METHODS`.
@@ -192,6 +197,7 @@ def backbone_methods(
       test: the scored split.
       radius: the ball radius (default: ``config.eta``).
       baseline: the ``lambda = 0`` backbone.
+      rows: the only train rows to compute features for (default: all).
 
     Returns:
       ``{name: Method}``.
@@ -201,18 +207,33 @@ def backbone_methods(
             f"{train.name} images have shape {train.images.shape[1:]} but the backbone takes "
             f"{tuple(model.input_shape)}."
         )
-    logger.info("encoding %d train and %d test images of %s", len(train), len(test), train.name)
-    codes = (encode(model, train.images), encode(model, test.images))
+    used = len(train) if rows is None else len(rows)
+    logger.info("encoding %d train and %d test images of %s", used, len(test), train.name)
+    on_train = functools.partial(_rows_only, images=train.images, rows=rows)
+    codes = (on_train(functools.partial(encode, model)), encode(model, test.images))
     baseline_codes = None
     if baseline is not None and "lambda0" in names:
-        baseline_codes = (encode(baseline, train.images), encode(baseline, test.images))
+        baseline_codes = (on_train(functools.partial(encode, baseline)),
+                          encode(baseline, test.images))  # fmt: skip
     pixels = None
     if "raw_ocsvm" in names:
-        pixels = (pixel_features(train.images), pixel_features(test.images))
+        pixels = (on_train(pixel_features), pixel_features(test.images))
     return build_methods(
         names, codes=codes, pixels=pixels, radius=config.eta if radius is None else radius,
         num_branches=config.num_branches, metric=config.metric, baseline_codes=baseline_codes,
     )  # fmt: skip
+
+
+def _rows_only(
+    features: Callable[[np.ndarray], np.ndarray], *, images: np.ndarray, rows: np.ndarray | None
+) -> np.ndarray:
+    """``features(images)``, computed for ``rows`` only (the other rows NaN) when given."""
+    if rows is None:
+        return features(images)
+    part = features(images[rows])
+    out = np.full((len(images), *part.shape[1:]), np.nan, part.dtype)
+    out[rows] = part
+    return out
 
 
 def seen_classes(config: TrainConfig, dataset: str, num_classes: int) -> tuple[int, ...]:

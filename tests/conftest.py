@@ -2,15 +2,54 @@
 
 Eight host CPU devices are forced *before* JAX is imported so that the pmap /
 shard_map tests can run on a CPU-only machine.
+
+Memory: after each test module, JAX's compilation caches (and the training
+loop's cached ``pmap`` functions) are dropped and the freed heap is handed back
+to the system (``malloc_trim``), so that compiled programs do not pile up over
+the ~40 modules of the suite. With ``COREL_TEST_MEMLOG=FILE``
+each module appends ``module, RSS at its end, RSS after the clean-up, peak
+RSS so far`` (MiB) to FILE.
 """
 
+import ctypes
+import gc
 import os
+import sys
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+
+def _rss_mib() -> tuple[float, float]:
+    """(current, peak) resident memory of this process in MiB, from /proc (Linux)."""
+    try:
+        with open("/proc/self/status") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+    except OSError:
+        return float("nan"), float("nan")
+    return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _free_memory_between_modules(request):
+    """Drops JAX's compiled programs after each module; logs the memory if asked."""
+    yield
+    before, _ = _rss_mib()
+    if "corel_jax.train" in sys.modules:
+        sys.modules["corel_jax.train"]._chunk_fn.cache_clear()
+    if "jax" in sys.modules:
+        sys.modules["jax"].clear_caches()
+    gc.collect()
+    if sys.platform == "linux":  # hand the freed heap back to the system
+        ctypes.CDLL(None).malloc_trim(0)
+    log = os.environ.get("COREL_TEST_MEMLOG")
+    if log:
+        rss, peak = _rss_mib()
+        with open(log, "a") as f:
+            f.write(f"{request.module.__name__},{before:.0f},{rss:.0f},{peak:.0f}\n")
 
 
 @pytest.fixture

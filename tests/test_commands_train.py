@@ -97,3 +97,69 @@ def test_a_bad_option_is_one_line(capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "argument --epochs: invalid int value: 'many'" in err
     assert err.startswith("corel-jax train: error:") and "(see corel-jax train --help)" in err
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_file_as_workdir_is_named_before_any_work(tmp_path, capsys, monkeypatch, resume):
+    import corel_jax.train
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(corel_jax.train, "train_and_evaluate", forbidden)
+    file = tmp_path / "run.txt"
+    file.write_text("mine")
+    argv = ["train", "--workdir", str(file), *ARGS, *(["--resume"] if resume else [])]
+    assert commands.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --workdir: {file} is a file, not a directory.\n"
+    assert file.read_text() == "mine"
+
+
+class TestDownloads:
+    """``train --dataset cifar10``: downloaded through tfds when it may and can, else a clear error.
+
+    Under ``tfds.testing.mock_data`` with the download recorded, never made.
+    """
+
+    @pytest.fixture
+    def trained(self, monkeypatch):
+        """The configs that would be trained (training itself is replaced)."""
+        import corel_jax.train
+
+        configs = []
+        monkeypatch.setattr(corel_jax.train, "train_and_evaluate",
+                            lambda config, workdir, resume: configs.append(config) or {})  # fmt: skip
+        return configs
+
+    def test_a_missing_dataset_is_downloaded_first(self, tfds, tmp_path, monkeypatch, trained):
+        from data_helpers import network, recording_downloads
+
+        network(monkeypatch, up=True)
+        argv = ["train", "--workdir", str(tmp_path / "w"), "--dataset", "cifar10",
+                "--data-dir", str(tmp_path / "tfds")]  # fmt: skip
+        with tfds.testing.mock_data(num_examples=5), recording_downloads(tfds) as calls:
+            assert commands.main(argv) == 0
+        assert calls == [("cifar10", {"file_format": "array_record"})]
+        assert [c.dataset for c in trained] == ["cifar10"]
+
+    @pytest.mark.parametrize("case", ["--offline", "no network", "--distributed"])
+    def test_otherwise_the_error_says_how_to_prepare_it(
+        self, tfds, tmp_path, monkeypatch, capsys, trained, case
+    ):
+        from data_helpers import network, recording_downloads
+
+        network(monkeypatch, up=case != "no network")
+        argv = ["train", "--workdir", str(tmp_path / "w"), "--dataset", "cifar10",
+                "--data-dir", str(tmp_path)]  # fmt: skip
+        argv += [case] if case.startswith("--") else []
+        with tfds.testing.mock_data(num_examples=5), recording_downloads(tfds) as calls:
+            assert commands.main(argv) == 2
+        err = capsys.readouterr().err
+        assert calls == [] and trained == []
+        assert err.startswith("error: ") and "Traceback" not in err
+        assert f"tfds build cifar10 --data_dir {tmp_path} --file_format array_record" in err
+        if case == "no network":
+            assert "cannot download it here" in err
+        else:
+            assert "--offline: not downloaded" in err

@@ -134,6 +134,31 @@ class TestProtocol:
         d = res.to_dict()["methods"]["score"]
         assert d["mean"] == pytest.approx(expected.mean()) and len(d["per_class_std"]) == 3
 
+    def test_features_of_the_drawn_rows_only_give_the_same_result(self):
+        """drawn_rows is every inlier the protocol reads: the rest may be left uncomputed."""
+        kw = dict(n=10, runs=3, seed=4, progress=False)
+        rows = oneclass.drawn_rows(self.train_labels, [0, 1, 2], n=10, runs=3, seed=4)
+        by_hand = {
+            int(i)
+            for c in range(3)
+            for r in range(3)
+            for i in oneclass.draw_inliers(self.train_labels, c, 10, seed=4, run=r)
+        }
+        assert rows.tolist() == sorted(by_hand) and len(rows) < len(self.train_labels)
+        sparse = np.full_like(self.train, np.nan)
+        sparse[rows] = self.train[rows]
+        scorers = {"kde": oneclass.kde_scorer(), "ocsvm": oneclass.ocsvm_scorer()}
+        full = evaluate_methods({k: Method(s, self.train, self.test) for k, s in scorers.items()},
+                                self.train_labels, self.test_labels, **kw)  # fmt: skip
+        part = evaluate_methods({k: Method(s, sparse, self.test) for k, s in scorers.items()},
+                                self.train_labels, self.test_labels, **kw)  # fmt: skip
+        for k in scorers:
+            np.testing.assert_array_equal(part.auroc[k], full.auroc[k])
+        # features computed for other draws are refused, not silently scored
+        with pytest.raises(ValueError, match="kde: the train features of drawn inliers are NaN"):
+            evaluate_methods({"kde": Method(scorers["kde"], sparse, self.test)},
+                             self.train_labels, self.test_labels, **dict(kw, seed=5))  # fmt: skip
+
     def test_all_scorers_separate_easy_classes(self):
         scorers = {
             "corel": oneclass.ball_count_scorer(radius=3.0, num_branches=2),

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -50,9 +51,28 @@ def test_write_report_files(tmp_path):
         oneclass.write_report(res, tmp_path / "bad", published={"GEOM": [0.9]})
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_report_files_get_the_users_permissions(tmp_path, umask):
+    """As ``open(path, "w")`` would make them (0o666 less the umask), not mkstemp's 0o600."""
+    old = os.umask(umask)
+    try:
+        paths = oneclass.write_report(_synthetic_result(), tmp_path / "out")
+        (tmp_path / "plain").write_text("")
+    finally:
+        os.umask(old)
+    expected = (tmp_path / "plain").stat().st_mode & 0o777
+    assert expected == 0o666 & ~umask
+    assert {k: p.stat().st_mode & 0o777 for k, p in paths.items()} == dict.fromkeys(paths, expected)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        p.name for p in paths.values()
+    )  # no temporary files left
+
+
 def test_format_table_has_a_row_per_class_and_a_mean_row():
     lines = oneclass.format_table(_synthetic_result()).splitlines()
-    assert lines[0] == "| class | COREL ball count | latent Gaussian KDE |" and len(lines) == 2 + 2 + 1
+    assert (
+        lines[0] == "| class | COREL ball count | latent Gaussian KDE |" and len(lines) == 2 + 2 + 1
+    )
     assert lines[-1] == "| mean | **0.750** | **0.500** |"
 
 

@@ -8,7 +8,7 @@ from corel_jax._checks import check_positive_int
 from corel_jax._files import check_directory
 from corel_jax.config import TrainConfig
 from corel_jax.data.catalog import DATASETS
-from corel_jax.oneclass.protocol import N_INLIERS, RUNS
+from corel_jax.oneclass.names import N_INLIERS, RUNS
 
 HELP = "Train and evaluate COREL against baselines in one go (under 10 min on a 2-core CPU)."
 

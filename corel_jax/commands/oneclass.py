@@ -9,8 +9,7 @@ from pathlib import Path
 from corel_jax._checks import check_positive, check_positive_int
 from corel_jax._files import check_directory
 from corel_jax.data.catalog import DATASETS
-from corel_jax.oneclass.methods import METHODS
-from corel_jax.oneclass.protocol import N_INLIERS, RUNS
+from corel_jax.oneclass.names import METHODS, N_INLIERS, RUNS
 
 HELP = "One-class evaluation of a trained backbone (docs/method.md#one-class-protocol)."
 
@@ -71,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         check_positive_int(args.max_test_examples, "--max-test-examples")
     if args.outdir is not None:
         check_directory(args.outdir, "--outdir")
+    import numpy as np
+
     from corel_jax import data, oneclass, study
     from corel_jax.backbone import load_backbone
 
@@ -84,14 +85,17 @@ def run(args: argparse.Namespace) -> int:
     logger.info("evaluating on %s, read from %s", dataset, train.source)
     radius = float(config.eta if args.radius is None else args.radius)
     baseline = load_backbone(args.baseline_workdir)[0] if "lambda0" in names else None
+    # Only the inliers the protocol draws are encoded (a class smaller than n is an error).
+    classes = np.unique(test.labels)
+    rows = oneclass.drawn_rows(train.labels, classes, n=args.n, runs=args.runs, seed=args.seed)
     methods = study.backbone_methods(
-        names, model, config, train, test, radius=radius, baseline=baseline
+        names, model, config, train, test, radius=radius, baseline=baseline, rows=rows
     )
     seen = study.seen_classes(config, dataset, train.num_classes)
     logger.info("the backbone was trained on %s", _describe(seen, train.class_names))
     result = oneclass.evaluate_methods(
         methods, train.labels, test.labels, n=args.n, runs=args.runs, seed=args.seed,
-        class_names=train.class_names, seen_classes=seen,
+        classes=classes, class_names=train.class_names, seen_classes=seen,
     )  # fmt: skip
     outdir = Path(args.outdir or Path(args.workdir) / f"oneclass_{dataset}")
     title = f"{dataset}: one-class AUROC, n={args.n}, {args.runs} runs, radius {radius:g}"

@@ -3,7 +3,8 @@
 Modules: :mod:`~corel_jax.oneclass.scoring` (COREL's ball count and the
 baselines' scorers), :mod:`~corel_jax.oneclass.protocol` (the inlier draws,
 :func:`evaluate_methods` and :class:`OneClassResult`),
-:mod:`~corel_jax.oneclass.methods` (the compared methods by name) and
+:mod:`~corel_jax.oneclass.methods` (the compared methods by name),
+:mod:`~corel_jax.oneclass.names` (the defaults and names, without NumPy) and
 :mod:`~corel_jax.oneclass.reports` (tables and files). The protocol is
 described in ``docs/method.md#one-class-protocol``.
 """
@@ -14,13 +15,13 @@ from corel_jax._lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
-        "methods": ["METHODS", "METHOD_LABELS", "build_methods", "method_label", "pixel_features"],
+        "methods": ["build_methods", "pixel_features"],
+        "names": ["METHODS", "METHOD_LABELS", "N_INLIERS", "RUNS", "method_label"],
         "protocol": [
-            "N_INLIERS",
-            "RUNS",
             "Method",
             "OneClassResult",
             "draw_inliers",
+            "drawn_rows",
             "evaluate_methods",
             "evaluate_oneclass",
         ],

@@ -7,35 +7,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from corel_jax.oneclass.names import METHOD_LABELS, METHODS, method_label
 from corel_jax.oneclass.protocol import Method
 
-if TYPE_CHECKING:  # the command line reads METHODS and the labels without JAX
+if TYPE_CHECKING:  # JAX is imported when methods are built, not with this module
     from corel_jax.persistence import Metric
 
 __all__ = ["METHODS", "METHOD_LABELS", "build_methods", "method_label", "pixel_features"]
-
-# corel: ball counts on the codes; lambda0: ball counts on the codes of the same
-# model trained with lambda = 0; kde / ocsvm: on the codes; raw_ocsvm: on raw pixels.
-METHODS: tuple[str, ...] = ("corel", "lambda0", "kde", "ocsvm", "raw_ocsvm")
-
-# What tables and plots call them.
-METHOD_LABELS: dict[str, str] = {
-    "corel": "COREL ball count",
-    "lambda0": "ball count, λ=0 backbone",
-    "kde": "latent Gaussian KDE",
-    "ocsvm": "latent OC-SVM",
-    "raw_ocsvm": "raw-pixel OC-SVM",
-}
-
-
-def method_label(name: str) -> str:
-    """The name a person reads for method ``name`` (``name`` itself when it has none).
-
-    Examples:
-      >>> method_label("kde"), method_label("my_scorer")
-      ('latent Gaussian KDE', 'my_scorer')
-    """
-    return METHOD_LABELS.get(name, name)
 
 
 def pixel_features(images: np.ndarray) -> np.ndarray:
