@@ -20,6 +20,9 @@ the same content in 3,072 values), at initialisation and after one epoch of
 training each with lambda = 20, the paper's definition.
 
 Both write ``<what>.json`` under ``--out``.
+
+``report``: the Markdown tables of both (``report.md`` under ``--out``; the
+positional argument is the folder holding ``sizes.json`` / ``drift.json``).
 """
 
 from __future__ import annotations
@@ -135,8 +138,11 @@ def _kept_steps(workdir: Path) -> list[int]:
     return sorted(s for s in steps if checkpoint.read_meta(workdir, s) is not None)
 
 
-def drift(roots: list[str]) -> list[dict]:
-    """One record per (direction, backbone, analysed checkpoint); see the module docstring."""
+def drift(roots: list[str], only: tuple[str, ...] = ()) -> list[dict]:
+    """One record per (direction, backbone, analysed checkpoint); see the module docstring.
+
+    ``only``: the backbone folder names to analyse (all when empty).
+    """
     from corel_jax import data, study
     from corel_jax.backbone import encode, load_backbone
     from corel_jax.config import TrainConfig
@@ -146,6 +152,8 @@ def drift(roots: list[str]) -> list[dict]:
     records = []
     for root in roots:
         for workdir in sorted(p for p in Path(root).iterdir() if (p / "config.json").is_file()):
+            if only and workdir.name not in only:
+                continue
             config = TrainConfig.from_json((workdir / "config.json").read_text())
             seen = study.seen_classes(config, "fashion_mnist", 10)
             spe = study.steps_per_epoch(config, workdir)
@@ -198,11 +206,62 @@ def sizes(root: str) -> dict:
     return out
 
 
+def _f(x: float, digits: int = 3) -> str:
+    return f"{x:.{digits}f}"
+
+
+def report(folder: str) -> str:
+    """Markdown tables of ``sizes.json`` and ``drift.json`` in ``folder`` (those present)."""
+    folder, parts = Path(folder), []
+    if (folder / "sizes.json").is_file():
+        sizes_ = json.loads((folder / "sizes.json").read_text())
+        lines = ["| input, weights | Rec | L_conn | λ·L_conn / Rec | λ·‖∇L_conn‖ / ‖∇Rec‖ (at the codes) |",
+                 "|---|---:|---:|---:|---:|"]  # fmt: skip
+        for key, t in sizes_.items():
+            lines.append(f"| {key} | {_f(t['rec'], 1)} | {_f(t['conn'], 1)} | "
+                         f"{_f(t['loss_ratio'], 2)} | {_f(t['grad_ratio'], 2)} |")  # fmt: skip
+        parts.append("Loss terms by input size (group A, λ = 20):\n\n" + "\n".join(lines))
+    if (folder / "drift.json").is_file():
+        records = json.loads((folder / "drift.json").read_text())
+        direction = lambda r: "A" if r["classes"][0] == 0 else "B"
+        records.sort(key=lambda r: (direction(r), r["lam"], r["lam_scale"], r["step"]))
+        lines = ["| backbone | λ | epoch | death mean (unseen / seen) | code l1 per branch | "
+                 "ball count AUROC at η (unseen / seen) | test points with ball count 0 |",
+                 "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        for r in records:
+            d, b = r["deaths"], r["ball"][f"{2.0:g}"] if f"{2.0:g}" in r["ball"] else None
+            deaths = f"{_f(d['unseen']['mean'], 2)} / {_f(d['seen']['mean'], 2)}"
+            ball = "-" if b is None else f"{_f(b['unseen'])} / {_f(b['seen'])}"
+            zero = "-" if b is None else f"{100 * b['zero_score_share']:.0f} %"
+            lines.append(f"| {direction(r)} | {r['lam']:g} | {r['epochs']} | {deaths} | "
+                         f"{_f(r['code_l1_per_branch'], 2)} | {ball} | {zero} |")  # fmt: skip
+        parts.append("Over training (held-out images):\n\n" + "\n".join(lines))
+        finals = [r for r in records if len(r["ball"]) > 1]
+        radii = sorted({float(k) for r in finals for k in r["ball"]})
+        lines = ["| backbone | λ | epoch | " + " | ".join(f"r = {x:g}" for x in radii) + " |",
+                 "|---|---:|---:|" + "---:|" * len(radii)]  # fmt: skip
+        for r in finals:
+            cells = [_f(r["ball"][f"{x:g}"]["unseen"]) for x in radii]
+            lines.append(f"| {direction(r)} | {r['lam']:g} | {r['epochs']} | " + " | ".join(cells) + " |")
+        parts.append("Ball-count AUROC on the unseen classes by radius:\n\n" + "\n".join(lines))
+        lines = ["| backbone | λ | score | seen classes: vs seen / vs unseen negatives | "
+                 "unseen classes: vs seen / vs unseen negatives |", "|---|---:|---|---:|---:|"]  # fmt: skip
+        for r in finals:
+            for method, groups in r.get("negatives", {}).items():
+                cell = lambda g: f"{_f(groups[g]['vs_seen'])} / {_f(groups[g]['vs_unseen'])}"
+                lines.append(f"| {direction(r)} | {r['lam']:g} | {method} | {cell('seen')} | "
+                             f"{cell('unseen')} |")  # fmt: skip
+        parts.append("AUROC by the negatives' group:\n\n" + "\n".join(lines))
+    return "\n\n".join(parts)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("drift", "sizes"))
+    parser.add_argument("what", choices=("drift", "sizes", "report"))
     parser.add_argument("roots", nargs="+")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--only", default="", help="drift: comma-separated backbone folder names; "
+                        "their records replace those in an existing drift.json")  # fmt: skip
     return parser
 
 
@@ -211,9 +270,24 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    result = drift(args.roots) if args.what == "drift" else sizes(args.roots[0])
-    (out / f"{args.what}.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out / (args.what + '.json')}")
+    if args.what == "report":
+        text = report(args.roots[0])
+        print(text)
+        (out / "report.md").write_text(text + "\n")
+        return 0
+    path = out / f"{args.what}.json"
+    if args.what == "sizes":
+        result = sizes(args.roots[0])
+    else:
+        only = tuple(filter(None, args.only.split(",")))
+        result = drift(args.roots, only)
+        if only and path.is_file():  # keep the other backbones' records
+            new = {(r["root"], r["backbone"], r["step"]) for r in result}
+            old = [r for r in json.loads(path.read_text())
+                   if (r["root"], r["backbone"], r["step"]) not in new]  # fmt: skip
+            result = old + result
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
     return 0
 
 

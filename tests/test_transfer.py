@@ -307,3 +307,25 @@ def test_analysis_splits_the_auroc_by_the_negatives_group():
         assert seen_group["vs_unseen"] == pytest.approx((0.5 + 1.0) / 2, abs=0.1)
         assert out[method]["unseen"]["vs_seen"] == pytest.approx(0.5 / 2 + 1.0 / 2, abs=0.1)
         assert np.isnan(out[method]["unseen"]["vs_unseen"])  # class 2 is the only unseen class
+
+
+def test_analysis_report_tables_the_measurements(tmp_path):
+    from experiments import transfer_analysis
+
+    terms = dict(rec=40.0, conn=30.0, grad_rec=2.0, grad_conn=0.5, loss_ratio=15.0, grad_ratio=5.0)
+    (tmp_path / "sizes.json").write_text(json.dumps({"28x28x1, init": terms}))
+    group = lambda m: {"mean": m, "std": 0.1, "mean_abs_dev_from_eta": abs(m - 2)}
+    record = dict(
+        classes=[5, 6, 7, 8, 9], lam=20.0, lam_scale="paper", step=3000, epochs=10,
+        deaths={"seen": group(1.9), "unseen": group(1.3)}, code_l1_per_branch=4.25,
+        ball={"1": {"unseen": 0.8, "seen": 0.9, "zero_score_share": 0.1},
+              "2": {"unseen": 0.85, "seen": 0.88, "zero_score_share": 0.25}},
+        negatives={"kde": {"seen": {"vs_seen": 0.7, "vs_unseen": 0.95},
+                           "unseen": {"vs_seen": 0.9, "vs_unseen": 0.8}}},
+    )  # fmt: skip
+    (tmp_path / "drift.json").write_text(json.dumps([record]))
+    text = transfer_analysis.report(str(tmp_path))
+    assert "| 28x28x1, init | 40.0 | 30.0 | 15.00 | 5.00 |" in text
+    assert "| B | 20 | 10 | 1.30 / 1.90 | 4.25 | 0.850 / 0.880 | 25 % |" in text
+    assert "| B | 20 | 10 | 0.800 | 0.850 |" in text  # radii 1 and 2, unseen classes
+    assert "| B | 20 | kde | 0.700 / 0.950 | 0.900 / 0.800 |" in text
