@@ -133,7 +133,7 @@ def test_oneclass_on_a_subset_backbone_scores_the_full_test_split(subset_run, tm
         assert v["mean_seen"] == pytest.approx(means[[0, 2]].mean()), m
         assert v["mean_unseen"] == pytest.approx(means[1]), m
     assert "trained on classes 0 (T-shirt/top), 2 (Pullover) only" in printed
-    assert "| class | backbone | corel | kde |" in printed
+    assert "| class | backbone | COREL ball count | latent Gaussian KDE |" in printed
     assert "| Trouser | unseen |" in printed and "| mean, unseen | unseen |" in printed
 
 
@@ -150,7 +150,7 @@ def test_a_longer_run_is_read_at_the_end_of_a_shorter_one(subset_run, coded, tmp
     test = data.load("fashion_mnist", "test", data_dir=str(coded)).images
     np.testing.assert_array_equal(backbone.encode(model, test), backbone.encode(fresh, test))
     other = TrainConfig(data_dir=str(coded), classes=(0, 1), epochs=1, **SMALL)
-    with pytest.raises(ValueError, match="other settings .*'classes'"):
+    with pytest.raises(ValueError, match=r"other settings .*classes \(0, 2\) there"):
         study.ensure_backbone(other, workdir)
     gone = TrainConfig(
         data_dir=str(coded), classes=SEEN, epochs=2, **dict(SMALL, keep_checkpoints=1)
@@ -181,7 +181,7 @@ def test_seen_and_unseen_means_and_markers(tmp_path):
     assert res.group_mean("kde", seen=False) == pytest.approx((0.6 + 0.4) / 2)
     assert res.mean("corel") == pytest.approx((0.8 + 0.6 + 0.9 + 0.6) / 4)
     lines = oneclass.format_table(res).splitlines()
-    assert lines[0] == "| class | backbone | corel | kde |"
+    assert lines[0] == "| class | backbone | COREL ball count | latent Gaussian KDE |"
     assert lines[2] == "| a | seen | 0.800 ± 0.100 | 0.800 ± 0.000 |"
     assert lines[3] == "| b | unseen | 0.600 ± 0.000 | 0.600 ± 0.100 |"
     assert lines[-3:] == [
@@ -210,7 +210,7 @@ def test_marking_when_all_none_or_unknown_classes_were_seen():
     assert nothing.group_mean("corel", seen=False) == pytest.approx(nothing.mean("corel"))
     assert "mean, unseen" not in oneclass.format_table(everything)  # no second group
     assert oneclass.format_table(nothing).splitlines()[2].startswith("| a | unseen |")
-    assert oneclass.format_table(unknown).splitlines()[0] == "| class | corel | kde |"
+    assert oneclass.format_table(unknown).splitlines()[0] == "| class | COREL ball count | latent Gaussian KDE |"
     assert unknown.to_dict()["seen_classes"] is None
     assert "mean_seen" not in unknown.to_dict()["methods"]["corel"]
     with pytest.raises(ValueError, match="does not record which classes"):
@@ -287,3 +287,45 @@ def test_runner_trains_extends_reuses_and_the_collector_tables_it(coded, tmp_pat
     u, s = r["means_unseen"]["corel"], r["means_seen"]["corel"]
     assert lines[-1].startswith(f"| A → all | 2 | 20 | {u:.3f} / {s:.3f} | ")
     assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_analysis_splits_the_auroc_by_the_negatives_group():
+    """Class 0's codes sit on top of the unseen class 2 and far from the seen class 1: against
+    the seen negatives class 0 is separated (AUROC 1), against the unseen ones not (0.5)."""
+    from experiments import transfer_analysis
+
+    rng = np.random.default_rng(0)
+    centre = {0: 0.0, 1: 50.0, 2: 0.0}
+    labels = (np.arange(3 * 130) % 3, np.arange(3 * 40) % 3)
+    codes = tuple(np.asarray([centre[c] for c in lab])[:, None] + rng.normal(0, 0.3, (len(lab), 2))
+                  for lab in labels)  # fmt: skip
+    config = TrainConfig(num_branches=1, branch_dim=2, model="mlp")
+    out = transfer_analysis.negatives_split(codes, labels, config, seen=(0, 1))
+    for method in ("corel", "kde"):
+        seen_group = out[method]["seen"]  # classes 0 and 1
+        assert seen_group["vs_seen"] == pytest.approx(1.0)
+        assert seen_group["vs_unseen"] == pytest.approx((0.5 + 1.0) / 2, abs=0.1)
+        assert out[method]["unseen"]["vs_seen"] == pytest.approx(0.5 / 2 + 1.0 / 2, abs=0.1)
+        assert np.isnan(out[method]["unseen"]["vs_unseen"])  # class 2 is the only unseen class
+
+
+def test_analysis_report_tables_the_measurements(tmp_path):
+    from experiments import transfer_analysis
+
+    terms = dict(rec=40.0, conn=30.0, grad_rec=2.0, grad_conn=0.5, loss_ratio=15.0, grad_ratio=5.0)
+    (tmp_path / "sizes.json").write_text(json.dumps({"28x28x1, init": terms}))
+    group = lambda m: {"mean": m, "std": 0.1, "mean_abs_dev_from_eta": abs(m - 2)}
+    record = dict(
+        classes=[5, 6, 7, 8, 9], lam=20.0, lam_scale="paper", step=3000, epochs=10,
+        deaths={"seen": group(1.9), "unseen": group(1.3)}, code_l1_per_branch=4.25,
+        ball={"1": {"unseen": 0.8, "seen": 0.9, "zero_score_share": 0.1},
+              "2": {"unseen": 0.85, "seen": 0.88, "zero_score_share": 0.25}},
+        negatives={"kde": {"seen": {"vs_seen": 0.7, "vs_unseen": 0.95},
+                           "unseen": {"vs_seen": 0.9, "vs_unseen": 0.8}}},
+    )  # fmt: skip
+    (tmp_path / "drift.json").write_text(json.dumps([record]))
+    text = transfer_analysis.report(str(tmp_path))
+    assert "| 28x28x1, init | 40.0 | 30.0 | 15.00 | 5.00 |" in text
+    assert "| B | 20 | 10 | 1.30 / 1.90 | 4.25 | 0.850 / 0.880 | 25 % |" in text
+    assert "| B | 20 | 10 | 0.800 | 0.850 |" in text  # radii 1 and 2, unseen classes
+    assert "| B | 20 | kde | 0.700 / 0.950 | 0.900 / 0.800 |" in text
