@@ -1,7 +1,8 @@
 """The Fashion-MNIST transfer study's table: seen / unseen means per method, lambda, direction, length.
 
 Usage:
-  python -m experiments.collect_transfer runs/ [--out TABLE.md] [--plot AUROC.png] [--json ROWS.json]
+  python -m experiments.collect_transfer runs/ [--out TABLE.md] [--plot AUROC.png]
+      [--plot-lambda LAMBDA.png] [--json ROWS.json]
 
 Reads the ``results.json`` of the transfer configs (``experiments/configs/
 fashion_mnist_transfer_*.py``, written by ``experiments/run.py``) under the
@@ -104,12 +105,39 @@ def plot_rows(rows: list[dict], path: str) -> None:
     save_png(fig, path)
 
 
+def plot_lambda(rows: list[dict], path: str) -> None:
+    """Mean AUROC on the unseen classes against lambda, one line per method; a panel per direction."""
+    from corel_jax.plots import new_figure, save_png
+
+    rows = [r for r in rows if r["lam_scale"] == "paper"]
+    panels = sorted({(r["direction"], r["epochs"]) for r in rows})
+    fig = new_figure(4.2 * len(panels), 3.8)
+    for i, (direction, epochs) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), i + 1)
+        mine = sorted((r for r in rows if (r["direction"], r["epochs"]) == (direction, epochs)),
+                      key=lambda r: r["lam"])  # fmt: skip
+        ticks = list(range(len(mine)))
+        for m, label in METHODS.items():
+            ax.plot(ticks, [r["means_unseen"].get(m, float("nan")) for r in mine], marker="o",
+                    label=label)  # fmt: skip
+        ax.set_xticks(ticks, [f"{r['lam']:g}" for r in mine])
+        ax.set_xlabel("λ of the backbone")
+        ax.set_ylabel("mean AUROC, unseen classes")
+        ax.set_title(f"{direction} → all, {epochs} epochs", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    save_png(fig, path)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The collector's options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+")
     parser.add_argument("--out", default=None, help="Also write the table here.")
     parser.add_argument("--plot", default=None, help="Write the seen/unseen plot (PNG) here.")
+    parser.add_argument("--plot-lambda", default=None,
+                        help="Write the unseen AUROC against lambda (PNG) here.")  # fmt: skip
     parser.add_argument("--json", default=None, help="Write the rows (JSON) here.")
     return parser
 
@@ -122,10 +150,15 @@ def main(argv=None) -> int:
         return 1
     table = format_rows(rows)
     print(table)
+    for path in (args.out, args.plot, args.plot_lambda, args.json):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     if args.out:
         Path(args.out).write_text(table + "\n")
     if args.plot:
         plot_rows(rows, args.plot)
+    if args.plot_lambda:
+        plot_lambda(rows, args.plot_lambda)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0

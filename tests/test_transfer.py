@@ -280,13 +280,15 @@ def test_runner_trains_extends_reuses_and_the_collector_tables_it(coded, tmp_pat
 
     out = tmp_path / "table.md"
     assert collect_transfer.main([str(tmp_path), "--out", str(out), "--plot",
-                                  str(tmp_path / "plot.png")]) == 0  # fmt: skip
+                                  str(tmp_path / "plot.png"), "--plot-lambda",
+                                  str(tmp_path / "figures" / "lambda.png")]) == 0  # fmt: skip
     lines = out.read_text().splitlines()
     assert len(lines) == 2 + 4 and lines[2].startswith("| A → all | 1 | 0 | ")
     r = rows["epochs=2,lam=20", 2]
     u, s = r["means_unseen"]["corel"], r["means_seen"]["corel"]
     assert lines[-1].startswith(f"| A → all | 2 | 20 | {u:.3f} / {s:.3f} | ")
     assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "figures" / "lambda.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_analysis_splits_the_auroc_by_the_negatives_group():
