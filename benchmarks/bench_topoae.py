@@ -68,7 +68,7 @@ def batches(count: int) -> np.ndarray:
 
 def _train_step(model: SpheresAutoencoder, optimizer: nnx.Optimizer, x: jax.Array) -> jax.Array:
     def loss_fn(model):
-        z, x_hat = model(x)
+        x_hat, z = model(x)
         topo = signature_loss(x, z, squared=False)
         return jnp.mean((x - x_hat) ** 2) + LAM * topo / x.shape[0]
 
