@@ -99,7 +99,7 @@ def _topo_term(config: TrainConfig, model: nnx.Module, x, z, x_scale) -> jax.Arr
             z, eta=config.eta, num_branches=config.num_branches, metric=config.metric
         )
     scale = getattr(model, "latent_scale", None)
-    z_scale = None if scale is None else scale.value
+    z_scale = None if scale is None else scale[...]
     return losses.signature_loss(x, z, x_scale=x_scale, z_scale=z_scale) / x.shape[0]
 
 
