@@ -222,7 +222,10 @@ def main() -> None:
         "step/corel_jax scan": (ours["chunk"], max(1, args.calls // SCAN_STEPS), SCAN_STEPS, None),
         "loss/corel_jax": (ours["loss"], args.calls, 1, None),
         "step/corel_jax trainer": (
-            trainer_chunk_function(data), max(1, args.calls // SCAN_STEPS), SCAN_STEPS, None
+            trainer_chunk_function(data),
+            max(1, args.calls // SCAN_STEPS),
+            SCAN_STEPS,
+            None,
         ),
     }
     for threads in sorted({1, default_threads}):

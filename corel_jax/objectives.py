@@ -103,9 +103,7 @@ def _topo_term(config: TrainConfig, model: nnx.Module, x, z, x_scale) -> jax.Arr
     return losses.signature_loss(x, z, x_scale=x_scale, z_scale=z_scale) / x.shape[0]
 
 
-def make_loss_fn(
-    graphdef: nnx.GraphDef, config: TrainConfig, *, dtype=jnp.uint8
-) -> Callable:
+def make_loss_fn(graphdef: nnx.GraphDef, config: TrainConfig, *, dtype=jnp.uint8) -> Callable:
     """The training loss as a pure function of the parameters and the other model state.
 
     Args:

@@ -92,9 +92,9 @@ from corel_jax.backbone import evaluate
 from corel_jax.config import TrainConfig
 from corel_jax.data.catalog import CATALOG
 from corel_jax.objectives import build_model, make_loss_fn, prepare_inputs
-from corel_jax.topoae_models import TOPOAE_MODELS
 from corel_jax.parallel import host_shard, replicate, select_devices, unreplicate
 from corel_jax.progress import Progress
+from corel_jax.topoae_models import TOPOAE_MODELS
 
 __all__ = [
     "TrainState",

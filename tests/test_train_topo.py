@@ -15,9 +15,8 @@ import pytest
 from flax import nnx
 from train_helpers import assert_same_params
 
-from corel_jax import checkpoint, commands, data
+from corel_jax import checkpoint, commands, data, objectives
 from corel_jax import loss as L
-from corel_jax import objectives
 from corel_jax import train as T
 from corel_jax.config import TrainConfig
 
@@ -133,8 +132,14 @@ def _arrays(workdir):
 
 def test_interrupted_topoae_run_resumes_exactly(tmp_path):
     config = TrainConfig(
-        topo="topoae", lam=0.43, epochs=2, max_examples=560, steps_per_dispatch=5,
-        checkpoint_every=10, keep_checkpoints=5, **SPHERES,
+        topo="topoae",
+        lam=0.43,
+        epochs=2,
+        max_examples=560,
+        steps_per_dispatch=5,
+        checkpoint_every=10,
+        keep_checkpoints=5,
+        **SPHERES,
     )  # fmt: skip (20 steps per epoch)
     T.train_and_evaluate(config, tmp_path / "full", progress=False)
     part = T.train_and_evaluate(config, tmp_path / "part", progress=False, stop_after=10)

@@ -41,8 +41,8 @@ import jax.numpy as jnp
 from flax import nnx
 
 from corel_jax._checks import check_int_tuple, check_positive_int
-from corel_jax.topoae_models import TOPOAE_MODELS
 from corel_jax.models.layers import BranchLinear, ConvTranspose2x, check_batch, check_rngs
+from corel_jax.topoae_models import TOPOAE_MODELS
 
 __all__ = ["MODELS", "BranchAutoencoder", "MLPAutoencoder", "create_model"]
 

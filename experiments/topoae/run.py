@@ -115,7 +115,10 @@ def encode(model: nnx.Module, raw: np.ndarray, config: TrainConfig) -> tuple[np.
     return tuple(np.concatenate([np.asarray(p[j], np.float64) for p in parts]) for j in range(3))
 
 
-def run_method(row: str, method: str, config: TrainConfig, *, patience: int, root: Path) -> dict:
+def run_method(
+    row: str, method: str, config: TrainConfig, *, patience: int, root: Path, seed: int = 0
+) -> dict:
+    """Trains (or resumes), early-stops and measures one method with one seed."""
     from corel_jax import data
 
     train = data.load(config.dataset, "train")
@@ -123,10 +126,10 @@ def run_method(row: str, method: str, config: TrainConfig, *, patience: int, roo
     per_epoch = len(train.images) // config.batch_size
     # One dispatch and one checkpoint per epoch: every chunk has the same length (one compile).
     config = dataclasses.replace(
-        config, checkpoint_every=per_epoch, keep_checkpoints=config.epochs,
+        config, seed=seed, checkpoint_every=per_epoch, keep_checkpoints=config.epochs,
         steps_per_dispatch=per_epoch, log_every=per_epoch,
     )  # fmt: skip
-    workdir = root / row / method
+    workdir = root / row / (method if seed == 0 else f"{method}_seed{seed}")
     t0 = time.perf_counter()
     resume = (workdir / "config.json").is_file()
     T.train_and_evaluate(config, workdir, resume=resume, progress=True)
@@ -141,13 +144,14 @@ def run_method(row: str, method: str, config: TrainConfig, *, patience: int, roo
     x, z, x_hat = encode(model, test.images, config)
     ks = [k for k in NEIGHBOURHOOD_SIZES if k < len(x)]
     metrics = evaluate_embedding(x, z, x_hat=x_hat, ks=ks)
-    LATENTS.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(LATENTS / f"{row}_{method}.npz", z=z.astype(np.float32),
-                        labels=test.labels)  # fmt: skip
+    if seed == 0:  # the figure shows seed 0
+        LATENTS.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(LATENTS / f"{row}_{method}.npz", z=z.astype(np.float32),
+                            labels=test.labels)  # fmt: skip
     note = (
         f"{config.epochs} epochs run (paper: at most {row_module(row).MAX_EPOCHS}); "
         f"best validation epoch {best + 1}, early stopping would have stopped after epoch "
-        f"{stopped + 1}; trained in {train_seconds:.0f} s"
+        f"{stopped + 1}; trained in {train_seconds:.0f} s (seed {seed})"
     )
     logger.info("%s/%s: %s", row, method, note)
     return {
@@ -164,11 +168,34 @@ def run_method(row: str, method: str, config: TrainConfig, *, patience: int, roo
     }
 
 
+def combine(runs: list[dict]) -> dict:
+    """One table row of several seeds' runs: the mean metrics, their std and each run."""
+    row = dict(runs[0])
+    if len(runs) > 1:
+        names = list(runs[0]["metrics"])
+        values = {
+            m: [r["metrics"][m] for r in runs if r["metrics"].get(m) is not None] for m in names
+        }
+        row["metrics"] = {m: float(np.mean(v)) if v else None for m, v in values.items()}
+        row["std"] = {
+            m: float(np.std(v, ddof=1)) if len(v) > 1 else None for m, v in values.items()
+        }
+        row["runs"] = runs
+        spread = ", ".join(f"{m} {row['std'][m]:.2g}" for m in names if row["std"][m] is not None)
+        row["note"] = (
+            f"mean of {len(runs)} seeds ({', '.join(str(r['params']['seed']) for r in runs)}); "
+            f"std: {spread}. Seed 0: {runs[0]['note']}"
+        )
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--row", choices=tuple(ROWS), required=True)
     parser.add_argument("--methods", nargs="+", default=None, help="default: all of the row")
     parser.add_argument("--epochs", type=int, default=None, help="default: the paper's maximum")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="one run per seed; the table shows their mean and std")  # fmt: skip
     parser.add_argument("--root", type=Path, default=Path("runs/topoae"))
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
@@ -177,8 +204,18 @@ def main(argv: list[str] | None = None) -> int:
     module = row_module(args.row)
     configs = module.configs(args.epochs or module.MAX_EPOCHS)
     for method in args.methods or list(configs):
-        row = run_method(args.row, method, configs[method], patience=module.PATIENCE,
-                         root=args.root)  # fmt: skip
+        runs = [
+            run_method(
+                args.row,
+                method,
+                configs[method],
+                patience=module.PATIENCE,
+                root=args.root,
+                seed=seed,
+            )  # fmt: skip
+            for seed in args.seeds
+        ]
+        row = combine(runs)
         rows = report.merge_rows(report.load_rows(args.out), [row])
         table = report.markdown(
             rows,
