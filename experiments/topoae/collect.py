@@ -37,6 +37,31 @@ def rows() -> list[dict]:
     return report.merge_rows(ours, report.load_rows(RESULTS / "autoencoders.json"))
 
 
+def differences(ours: list[dict], references: list[dict]) -> str:
+    """Markdown: ours / reference - 1 (in %) per measure, for every method with a reference."""
+    from corel_jax.embedding_metrics import TABLE_METRICS
+
+    refs = {(r["dataset"], r["method"]): r["metrics"] for r in references}
+    lines = [
+        "## Ours vs the authors' released latents: relative difference",
+        "",
+        "| data set | method | " + " | ".join(report.HEADERS[m] for m in TABLE_METRICS) + " |",
+        "|---|---|" + "---:|" * len(TABLE_METRICS),
+    ]
+    for r in ours:
+        ref = refs.get((r["dataset"], r["method"]))
+        if ref is None:
+            continue
+        cells = [
+            f"{100 * (r['metrics'][m] / ref[m] - 1):+.1f} %"
+            if r["metrics"].get(m) is not None and ref.get(m)
+            else "-"
+            for m in TABLE_METRICS
+        ]
+        lines.append(f"| {r['dataset']} | {r['method']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def figure(dataset: str, out: Path) -> list[str]:
     """Draws the latents of ``dataset`` (one panel per method that has them); returns them."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -76,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{report.MACHINE}. Notes under each table say how each row was made.",
         references=report.load_rows(Path(paper.AUTHORS_LATENTS_FILE)),
     )
+    table += "\n" + differences(ours, report.load_rows(Path(paper.AUTHORS_LATENTS_FILE)))
     (RESULTS / "table.md").write_text(table)
     print(table)
     for dataset in paper.DATASETS:

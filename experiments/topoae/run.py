@@ -151,7 +151,9 @@ def run_method(
     note = (
         f"{config.epochs} epochs run (paper: at most {row_module(row).MAX_EPOCHS}); "
         f"best validation epoch {best + 1}, early stopping would have stopped after epoch "
-        f"{stopped + 1}; trained in {train_seconds:.0f} s (seed {seed})"
+        f"{stopped + 1}; "
+        + ("resumed a finished run" if resume else f"trained in {train_seconds:.0f} s")
+        + f" (seed {seed})"
     )
     logger.info("%s/%s: %s", row, method, note)
     return {
