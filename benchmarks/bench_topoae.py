@@ -11,6 +11,10 @@ squared=False)`` here:
 * corel_jax: one ``jax.jit``-compiled step per dispatch (the nnx model and
   optimiser state raveled into one vector), and the same step 100 times
   per dispatch under ``lax.scan``;
+* corel_jax's trainer (``corel_jax.train``'s pmapped ``lax.scan`` chunk of
+  ``train_step``, ``TrainConfig(topo="topoae", model="spheres_mlp")``): what
+  ``corel-jax train`` runs, with the authors' term (squared, learnable latent
+  scale), 100 steps per dispatch;
 * PyTorch: the same architecture and optimiser, eager, with
   torch-topological computing both pairings every step (its usual use).
 
@@ -68,7 +72,7 @@ def batches(count: int) -> np.ndarray:
 
 def _train_step(model: SpheresAutoencoder, optimizer: nnx.Optimizer, x: jax.Array) -> jax.Array:
     def loss_fn(model):
-        z, x_hat = model(x)
+        x_hat, z = model(x)
         topo = signature_loss(x, z, squared=False)
         return jnp.mean((x - x_hat) ** 2) + LAM * topo / x.shape[0]
 
@@ -118,6 +122,31 @@ def jax_step_functions(data: np.ndarray) -> dict[str, Callable[[], object]]:
         "chunk": run_chunk,
         "loss": lambda: loss_alone(z0),
     }
+
+
+def trainer_chunk_function(data: np.ndarray) -> Callable[[], object]:
+    """``corel_jax.train``'s chunk of ``SCAN_STEPS`` TopoAE steps, as ``corel-jax train`` runs it."""
+    from corel_jax import train
+    from corel_jax.config import TrainConfig
+    from corel_jax.parallel import replicate
+
+    config = TrainConfig(
+        dataset="spheres", model="spheres_mlp", topo="topoae", lam=LAM, num_branches=1,
+        branch_dim=2, batch_size=BATCH, learning_rate=LR, weight_decay=WEIGHT_DECAY, devices=1,
+    )  # fmt: skip
+    devices = jax.local_devices()[:1]
+    points = data.reshape(-1, 1, 1, data.shape[-1])
+    _, state = train.create_train_state(config, points.shape[1:], jax.random.key(0))
+    holder = {"state": replicate(state, devices)}
+    images = replicate(points, devices)
+    idx = np.arange(len(points)).reshape(1, SCAN_STEPS, BATCH)
+    chunk = train.make_chunk_fn(devices)
+
+    def run_chunk():
+        holder["state"], metrics = chunk(holder["state"], images, idx)
+        return metrics["loss"]
+
+    return run_chunk
 
 
 # ---------------------------------------------------------------- PyTorch
@@ -192,6 +221,12 @@ def main() -> None:
         "step/corel_jax": (ours["step"], args.calls, 1, None),
         "step/corel_jax scan": (ours["chunk"], max(1, args.calls // SCAN_STEPS), SCAN_STEPS, None),
         "loss/corel_jax": (ours["loss"], args.calls, 1, None),
+        "step/corel_jax trainer": (
+            trainer_chunk_function(data),
+            max(1, args.calls // SCAN_STEPS),
+            SCAN_STEPS,
+            None,
+        ),
     }
     for threads in sorted({1, default_threads}):
         variants[f"step/torch {threads}t"] = (theirs["step"], args.calls, 1, threads)
@@ -221,6 +256,12 @@ def main() -> None:
     for label, ours_name, what in [
         ("training step, 1 step / dispatch", "step/corel_jax", "step"),
         (f"training step, {SCAN_STEPS} steps / dispatch (lax.scan)", "step/corel_jax scan", "step"),
+        (
+            f"training step, corel_jax.train (TopoAE term of the authors' code), {SCAN_STEPS} "
+            "steps / dispatch",
+            "step/corel_jax trainer",
+            "step",
+        ),
         ("signature loss alone, forward + backward", "loss/corel_jax", "loss"),
     ]:
         threads, theirs_s = best_torch(what)

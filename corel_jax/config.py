@@ -33,7 +33,11 @@ from typing import Any
 from corel_jax._checks import is_int, is_number
 from corel_jax.data.catalog import CATALOG, DATASETS
 
-__all__ = ["LAM_SCALES", "PAPER_INPUT_VALUES", "TrainConfig"]
+__all__ = ["LAM_SCALES", "PAPER_INPUT_VALUES", "TOPO_TERMS", "TrainConfig"]
+
+# The topological term of the loss (corel_jax.objectives): COREL's connectivity loss, the
+# Topological Autoencoders paper's signature loss, or none (a plain autoencoder).
+TOPO_TERMS: tuple[str, ...] = ("corel", "topoae", "none")
 
 # lam_scale: "paper" uses lambda as given; "per_value" scales it by the input's number of
 # values over the paper's (32 x 32 x 3), since the reconstruction loss sums over them.
@@ -68,13 +72,23 @@ class TrainConfig:
         "loss; all classes when not given).",
     )
     # Model (docs/method.md#the-autoencoder).
-    model: str = _field("branch", "Autoencoder: branch (the paper's conv model) or mlp.")
+    model: str = _field(
+        "branch",
+        "Autoencoder: branch (the paper's conv model), mlp, or the Topological Autoencoders "
+        "paper's spheres_mlp (its SPHERES MLP) or deep_ae (its image MLP).",
+    )
     filters: tuple[int, ...] = _field((32, 64, 128), "Conv channels of the branch model.")
     hidden: tuple[int, ...] = _field((256, 128), "Hidden widths of the mlp model.")
     num_branches: int = _field(16, "Number of latent branches.")
     branch_dim: int = _field(10, "Dimensions per branch (latent dim = branches x this).")
-    # Loss (docs/method.md#the-connectivity-loss).
-    lam: float = _field(20.0, "Weight lambda of the connectivity loss (0: plain autoencoder).")
+    # Loss (docs/method.md#the-connectivity-loss, docs/topoae.md#the-loss).
+    topo: str = _field(
+        "corel",
+        "Topological term: corel (the connectivity loss), topoae (the signature loss of "
+        "Topological Autoencoders, divided by the batch size) or none (a plain autoencoder).",
+        choices=TOPO_TERMS,
+    )
+    lam: float = _field(20.0, "Weight lambda of the topological term (0: plain autoencoder).")
     lam_scale: str = _field(
         "paper",
         "How lambda weighs the connectivity loss: paper (as given) or per_value "
@@ -88,6 +102,9 @@ class TrainConfig:
     # Optimisation.
     batch_size: int = _field(100, "Batch size PER DEVICE (the loss is defined per batch).")
     learning_rate: float = _field(1e-3, "Adam learning rate (constant).", flags=("--lr",))
+    weight_decay: float = _field(
+        0.0, "L2 penalty added to the gradients before Adam (PyTorch Adam's weight_decay)."
+    )
     epochs: int = _field(50, "Training epochs (a larger value with --resume extends a run).")
     seed: int = _field(0, "PRNG seed (initialisation and data order).")
     # Engineering.
@@ -191,6 +208,12 @@ def _validate(c: TrainConfig) -> None:
     need(c.batch_size >= 2, "batch_size", "at least 2 (persistence needs two points)")
     need(is_number(c.lam) and math.isfinite(c.lam) and c.lam >= 0, "lam", "a finite number >= 0")
     need(c.lam_scale in LAM_SCALES, "lam_scale", f"one of {LAM_SCALES}")
+    need(c.topo in TOPO_TERMS, "topo", f"one of {TOPO_TERMS}")
+    need(
+        is_number(c.weight_decay) and math.isfinite(c.weight_decay) and c.weight_decay >= 0,
+        "weight_decay",
+        "a finite number >= 0",
+    )
     need(is_number(c.eta) and math.isfinite(c.eta) and c.eta > 0, "eta", "a finite number > 0")
     try:
         parse_metric(c.metric)

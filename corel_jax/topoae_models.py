@@ -119,9 +119,9 @@ class _Autoencoder(nnx.Module):
         return self._unflatten(self.decoder(z))
 
     def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Returns ``(codes, reconstructions)``."""
+        """Returns ``(reconstructions, codes)``, the order of :mod:`corel_jax.models`."""
         z = self.encode(x)
-        return z, self.decode(z)
+        return self.decode(z), z
 
     def _flatten(self, x: jax.Array) -> jax.Array:
         raise NotImplementedError
@@ -135,6 +135,9 @@ class SpheresAutoencoder(_Autoencoder):
 
     Args:
       in_features: input width (101 for SPHERES).
+      input_shape: the shape of one input, whose values are flattened in
+        order (``prod(input_shape)`` replaces ``in_features``); the
+        reconstructions have this shape. Default ``(in_features,)``.
       hidden: hidden widths of the encoder (the decoder mirrors them).
       latent_dim: code width (2 in the paper).
       latent_scale: add the learnable latent-distance scale of the authors'
@@ -152,24 +155,30 @@ class SpheresAutoencoder(_Autoencoder):
         self,
         *,
         in_features: int = 101,
+        input_shape: Sequence[int] | None = None,
         hidden: Sequence[int] = (32, 32),
         latent_dim: int = 2,
         latent_scale: bool = False,
         rngs: nnx.Rngs,
     ) -> None:
+        if input_shape is not None:
+            in_features = math.prod(_check_sizes(input_shape, "input_shape"))
         sizes = _check_sizes((in_features, *hidden, latent_dim), "in_features/hidden/latent_dim")
         self.in_features = sizes[0]
+        self.input_shape = (sizes[0],) if input_shape is None else tuple(map(int, input_shape))
+        self.latent_dim = sizes[-1]
         self.encoder = _Stack(sizes, bn_after_relu=False, rngs=rngs)
         self.decoder = _Stack(sizes[::-1], bn_after_relu=False, rngs=rngs)
         self._init_latent_scale(latent_scale)
 
     def _flatten(self, x: jax.Array) -> jax.Array:
-        if x.ndim != 2 or x.shape[1] != self.in_features:
-            raise ValueError(f"x must have shape (B, {self.in_features}); got {x.shape}.")
-        return x
+        if tuple(x.shape[1:]) != self.input_shape:
+            shape = ", ".join(map(str, self.input_shape))
+            raise ValueError(f"x must have shape (B, {shape}); got {x.shape}.")
+        return x.reshape(x.shape[0], -1)
 
     def _unflatten(self, h: jax.Array) -> jax.Array:
-        return h
+        return h.reshape(h.shape[0], *self.input_shape)
 
 
 class DeepAutoencoder(_Autoencoder):
@@ -206,6 +215,7 @@ class DeepAutoencoder(_Autoencoder):
         sizes = _check_sizes(
             (math.prod(self.input_shape), *hidden, latent_dim), "hidden/latent_dim"
         )
+        self.latent_dim = sizes[-1]
         self.encoder = _Stack(sizes, bn_after_relu=True, rngs=rngs)
         self.decoder = _Stack(sizes[::-1], bn_after_relu=True, rngs=rngs)
         self._init_latent_scale(latent_scale)

@@ -1,13 +1,11 @@
-"""Data-parallel training of COREL autoencoders with optax, orbax checkpoints and exact resume.
+"""Data-parallel training of topologically regularised autoencoders: optax, orbax, exact resume.
 
-The loss of a mini-batch ``x`` of ``B`` examples (``docs/method.md#the-connectivity-loss``) is
-
-.. math::
-  \\mathrm{Rec}(x, \\hat x) + \\lambda \\, L_\\eta(z), \\qquad z = f(x),
-
-with the paper's l1 reconstruction loss
-(:func:`corel_jax.loss.reconstruction_loss`) and connectivity loss
-(:func:`corel_jax.loss.connectivity_loss`); the defaults are the paper's
+The loss of a mini-batch ``x`` of ``B`` examples is
+:math:`\\mathrm{Rec}(x, \\hat x) + \\lambda \\, T(x, z)` with ``z = f(x)``, where the
+topological term ``T`` is COREL's connectivity loss (``topo="corel"``, the
+default; ``docs/method.md#the-connectivity-loss``), the Topological Autoencoders
+signature loss (``topo="topoae"``; ``docs/topoae.md``) or none
+(:mod:`corel_jax.objectives` defines them); the defaults are COREL's
 (:class:`corel_jax.config.TrainConfig`). This module holds
 :func:`create_train_state`, the pure :func:`train_step`, the chunked pmap loop
 (:func:`fit`) and :func:`train_and_evaluate`; the config, checkpoints, device
@@ -15,8 +13,9 @@ placement, progress and the trained backbone have their own modules.
 
 Design:
 
-* The whole training set is put on every device once, as uint8, and scaled to
-  [0, 1] inside the jitted step. One dispatch runs a ``lax.scan`` over a chunk
+* The whole training set is put on every device once, as uint8 (float data
+  such as SPHERES as float32), and scaled to the model's range inside the
+  jitted step. One dispatch runs a ``lax.scan`` over a chunk
   of ``steps_per_dispatch`` steps: the host sends the chunk's batch indices
   (the epoch's permutation is gathered on device) and reads back the chunk's
   metrics once, so there is no host round trip per step.
@@ -87,13 +86,15 @@ from flax import nnx
 from jax.experimental import multihost_utils
 
 from corel_jax import checkpoint
-from corel_jax import loss as losses
 from corel_jax._checks import is_int
 from corel_jax._files import check_directory
-from corel_jax.backbone import build_model, evaluate
+from corel_jax.backbone import evaluate
 from corel_jax.config import TrainConfig
+from corel_jax.data.catalog import CATALOG
+from corel_jax.objectives import build_model, make_loss_fn, prepare_inputs
 from corel_jax.parallel import host_shard, replicate, select_devices, unreplicate
 from corel_jax.progress import Progress
+from corel_jax.topoae_models import TOPOAE_MODELS
 
 __all__ = [
     "TrainState",
@@ -121,7 +122,8 @@ class TrainState:
 
     Data fields (leaves): ``params``, the model's ``nnx.Param`` state;
     ``opt_state``, optax's Adam state; ``step``, an int32 scalar;
-    ``key``, the uint32 key data of the data-order PRNG key.
+    ``key``, the uint32 key data of the data-order PRNG key; ``batch_stats``,
+    the model's other state (BatchNorm statistics; empty for COREL's models).
     Static fields: ``graphdef`` (``nnx.split``'s graph definition) and ``config``.
     """
 
@@ -129,24 +131,35 @@ class TrainState:
     opt_state: PyTree
     step: jax.Array
     key: jax.Array
+    batch_stats: PyTree
     graphdef: nnx.GraphDef
     config: TrainConfig
 
     def arrays(self) -> dict:
-        """The data fields as a dict (what a checkpoint stores)."""
-        return dict(params=self.params, opt_state=self.opt_state, step=self.step, key=self.key)
+        """The data fields as a dict (what a checkpoint stores; ``batch_stats`` when not empty)."""
+        arrays = dict(params=self.params, opt_state=self.opt_state, step=self.step, key=self.key)
+        if jax.tree.leaves(self.batch_stats):
+            arrays["batch_stats"] = self.batch_stats
+        return arrays
 
 
 jax.tree_util.register_dataclass(
     TrainState,
-    data_fields=["params", "opt_state", "step", "key"],
+    data_fields=["params", "opt_state", "step", "key", "batch_stats"],
     meta_fields=["graphdef", "config"],
 )
 
 
 def make_optimizer(config: TrainConfig) -> optax.GradientTransformation:
-    """Adam (default betas) with the constant learning rate of ``config``."""
-    return optax.adam(config.learning_rate)
+    """Adam (default betas) with the constant learning rate of ``config``.
+
+    With ``weight_decay > 0``, ``weight_decay * params`` is first added to the
+    gradients (PyTorch Adam's L2 ``weight_decay``, as the TopoAE authors ran).
+    """
+    adam = optax.adam(config.learning_rate)
+    if config.weight_decay == 0:
+        return adam
+    return optax.chain(optax.add_decayed_weights(config.weight_decay), adam)
 
 
 def create_train_state(
@@ -156,25 +169,26 @@ def create_train_state(
 
     Args:
       config: the training config.
-      input_shape: the shape of one image, ``(H, W, C)``.
+      input_shape: the shape of one example, ``(H, W, C)``.
       key: a PRNG key, split into the initialisation key and the data-order key.
 
     Returns:
       ``(graphdef, state)``: the model's static structure (also
       ``state.graphdef``) and the initial :class:`TrainState` (step 0).
-      ``nnx.merge(graphdef, state.params)`` is the model.
+      ``nnx.merge(graphdef, state.params, state.batch_stats)`` is the model.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig; got {type(config).__name__}.")
     init_key, data_key = jax.random.split(key)
     seed = int(jax.random.randint(init_key, (), 0, 2**31 - 1))
     model = build_model(config, input_shape, rngs=nnx.Rngs(seed))
-    graphdef, params = nnx.split(model, nnx.Param)
+    graphdef, params, batch_stats = nnx.split(model, nnx.Param, ...)
     state = TrainState(
         params=params,
         opt_state=make_optimizer(config).init(params),
         step=jnp.zeros((), jnp.int32),
         key=jax.random.key_data(data_key),
+        batch_stats=batch_stats,
         graphdef=graphdef,
         config=config,
     )
@@ -184,61 +198,36 @@ def create_train_state(
 # ------------------------------------------------------------------ the step
 
 
-def make_loss_fn(graphdef: nnx.GraphDef, config: TrainConfig) -> Callable:
-    """The training loss as a pure function of the parameters.
-
-    Returns:
-      ``loss_fn(params, x) -> (loss, metrics)`` for float32 images ``x`` of
-      shape ``(B, H, W, C)`` in [0, 1]; ``metrics`` holds ``rec`` and
-      ``loss = rec + lam * conn`` (``lam`` as ``config.effective_lam`` gives
-      it for the image size), and ``conn`` when ``lam > 0`` (with
-      ``lam == 0`` the persistence is not computed at all).
-    """
-
-    def loss_fn(params, x):
-        model = nnx.merge(graphdef, params)
-        x_hat, z = model(x)
-        rec = losses.reconstruction_loss(x, x_hat)
-        metrics = {"rec": rec}
-        total = rec
-        if config.lam > 0:
-            conn = losses.connectivity_loss(
-                z, eta=config.eta, num_branches=config.num_branches, metric=config.metric
-            )
-            total = total + config.effective_lam(x.shape[1:]) * conn
-            metrics["conn"] = conn
-        metrics["loss"] = total
-        return total, metrics
-
-    return loss_fn
-
-
 def train_step(
     state: TrainState, batch: jax.Array, *, axis_name: str | None = None
 ) -> tuple[TrainState, dict]:
-    """One Adam step on a batch of uint8 images.
+    """One Adam step on a batch.
 
     Args:
       state: the train state.
-      batch: ``(B, H, W, C)`` uint8 images (scaled to [0, 1] here).
+      batch: ``(B, H, W, C)`` uint8 images (scaled to the model's range here,
+        :func:`corel_jax.objectives.prepare_inputs`) or float data.
       axis_name: inside ``pmap``, the device axis: the gradients and metrics
         are averaged over it (``lax.pmean``).
 
     Returns:
-      ``(new_state, metrics)``: scalars ``rec``, ``loss`` and (``lam > 0``) ``conn``.
+      ``(new_state, metrics)``: scalars ``rec``, ``loss`` and the term's
+      (:func:`corel_jax.objectives.make_loss_fn`).
     """
-    x = batch.astype(jnp.float32) / 255.0
-    loss_fn = make_loss_fn(state.graphdef, state.config)
-    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, x)
+    x = prepare_inputs(batch, state.config.model)
+    loss_fn = make_loss_fn(state.graphdef, state.config, dtype=batch.dtype)
+    grads, (metrics, batch_stats) = jax.grad(loss_fn, has_aux=True)(
+        state.params, state.batch_stats, x
+    )
     if axis_name is not None:
-        grads = jax.lax.pmean(grads, axis_name)
-        metrics = jax.lax.pmean(metrics, axis_name)
+        grads, metrics, batch_stats = jax.lax.pmean((grads, metrics, batch_stats), axis_name)
     updates, opt_state = make_optimizer(state.config).update(grads, state.opt_state, state.params)
     new_state = dataclasses.replace(
         state,
         params=optax.apply_updates(state.params, updates),
         opt_state=opt_state,
         step=state.step + 1,
+        batch_stats=batch_stats,
     )
     return new_state, metrics
 
@@ -264,8 +253,10 @@ def _chunk_fn(devices: tuple[jax.Device, ...] | None) -> Callable:
 
         # XLA:CPU runs convolutions inside a while loop several times slower
         # than in straight-line code (measured 520 vs 95 ms per step of the
-        # paper model on 28x28 inputs), so on CPU the chunk is unrolled.
-        unroll = True if jax.default_backend() == "cpu" else 1
+        # paper model on 28x28 inputs), so on CPU the conv model's chunk is unrolled (the
+        # MLPs compile far faster as a loop).
+        conv = state.config.model == "branch"
+        unroll = True if jax.default_backend() == "cpu" and conv else 1
         return jax.lax.scan(body, state, idx, unroll=unroll)
 
     return jax.pmap(chunk, axis_name="batch", donate_argnums=(0,), devices=devices)
@@ -344,9 +335,10 @@ def _training_images(config: TrainConfig, images: np.ndarray | None) -> np.ndarr
         )
     else:
         images = np.asarray(images)
-        if images.dtype != np.uint8 or images.ndim != 4:
+        if images.dtype not in (np.uint8, np.float32) or images.ndim != 4:
             raise ValueError(
-                f"images must be uint8 of shape (N, H, W, C); got {images.dtype} {images.shape}."
+                "images must be uint8 (or float32 data) of shape (N, H, W, C); got "
+                f"{images.dtype} {images.shape}."
             )
     return images[: config.max_examples]
 
@@ -493,8 +485,10 @@ def train_and_evaluate(
     state, summary = fit(
         config, workdir, images, resume=resume, progress=progress, stop_after=stop_after
     )
-    if summary["completed"]:
-        model = nnx.merge(state.graphdef, state.params)
+    # The held-out death times are COREL's statistics of its own models on images.
+    images_data = CATALOG[config.dataset].sources != ("generated",)
+    if summary["completed"] and images_data and config.model not in TOPOAE_MODELS:
+        model = nnx.merge(state.graphdef, state.params, state.batch_stats)
         summary.update(evaluate(model, config, input_shape=model.input_shape))
         if jax.process_index() == 0:
             (Path(workdir) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -36,6 +36,8 @@ class TestValidation:
             (dict(classes=()), "classes"),
             (dict(classes=[0, 1]), "classes"),
             (dict(lam_scale="per_pixel"), "lam_scale"),
+            (dict(topo="rips"), "topo"),
+            (dict(weight_decay=-1e-5), "weight_decay"),
         ],
     )
     def test_config_fields(self, kwargs, field):
@@ -69,7 +71,7 @@ class TestRoundTrip:
             filters=(16, 32), hidden=(64, 32), num_branches=4, branch_dim=5, lam=1.5, eta=0.5,
             metric=("minkowski", 3.0), batch_size=50, learning_rate=2e-4, epochs=7, seed=11,
             devices=2, steps_per_dispatch=3, checkpoint_every=20, keep_checkpoints=4, log_every=9,
-            classes=(3, 1), lam_scale="per_value",
+            classes=(3, 1), lam_scale="per_value", topo="topoae", weight_decay=1e-5,
         )  # fmt: skip
         defaults = TrainConfig()
         for f in dataclasses.fields(TrainConfig):  # the test covers every field

@@ -26,14 +26,14 @@ DEEP_DECODER += 1000 * 784 + 784
 class TestShapesAndCounts:
     def test_spheres(self):
         model = SpheresAutoencoder(rngs=nnx.Rngs(0))
-        z, x_hat = model(jnp.ones((7, 101)))
+        x_hat, z = model(jnp.ones((7, 101)))
         assert z.shape == (7, 2) and x_hat.shape == (7, 101)
         assert count_params(model) == SPHERES_PARAMS == 9127
         assert count_params(SpheresAutoencoder(latent_scale=True, rngs=nnx.Rngs(0))) == 9128
 
     def test_deep(self):
         model = DeepAutoencoder(rngs=nnx.Rngs(0))
-        z, x_hat = model(jnp.zeros((3, 28, 28, 1)))
+        x_hat, z = model(jnp.zeros((3, 28, 28, 1)))
         assert z.shape == (3, 2) and x_hat.shape == (3, 28, 28, 1)
         assert float(jnp.max(jnp.abs(x_hat))) < 1.0  # tanh output
         assert count_params(model) == DEEP_ENCODER + DEEP_DECODER == 2_830_286
@@ -131,7 +131,7 @@ class TestAgainstTorch:
         with torch.no_grad():
             z_t = encoder(x_torch)
             x_hat_t = decoder(z_t).reshape(16, 28, 28, 1) if name == "deep" else decoder(z_t)
-        z, x_hat = model(jnp.asarray(x))
+        x_hat, z = model(jnp.asarray(x))
         # float32 sums in another order, amplified by BatchNorm over 16 examples.
         np.testing.assert_allclose(z, z_t.numpy(), rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(x_hat, x_hat_t.numpy(), rtol=1e-4, atol=1e-4)
@@ -143,7 +143,7 @@ class TestAgainstTorch:
         @nnx.jit
         def loss_and_grads(model, x):
             def loss(model):
-                z, x_hat = model(x)
+                x_hat, z = model(x)
                 return jnp.mean((x - x_hat) ** 2) + jnp.mean(z**2) / model.latent_scale[...]
 
             return nnx.value_and_grad(loss)(model)

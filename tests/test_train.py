@@ -106,7 +106,7 @@ def test_pmap_step_equals_single_device_with_averaged_gradients():
     grads, recs = [], []
     for d in range(8):
         x = jnp.asarray(images[idx[d, 0]], jnp.float32) / 255
-        g, aux = jax.grad(loss_fn, has_aux=True)(state.params, x)
+        g, (aux, _) = jax.grad(loss_fn, has_aux=True)(state.params, state.batch_stats, x)
         grads.append(g)
         recs.append(float(aux["rec"]))
     mean = jax.tree.map(lambda *g: sum(g) / 8, *grads)
@@ -160,10 +160,11 @@ def test_lam_per_value_scales_lambda_by_the_input_size(shape):
     assert TrainConfig(num_branches=8, lam=20.0).effective_lam(shape) == 20.0  # the default
     graphdef, state = T.create_train_state(per_value, shape, jax.random.key(0))
     x = jax.random.uniform(jax.random.key(1), (100, *shape))
-    value, metrics = T.make_loss_fn(graphdef, per_value)(state.params, x)
+    value, (metrics, _) = T.make_loss_fn(graphdef, per_value)(state.params, state.batch_stats, x)
     np.testing.assert_allclose(value, metrics["rec"] + lam * metrics["conn"], rtol=1e-6)
     same = TrainConfig(num_branches=8, lam=float(lam))  # the paper's scale with that lambda
-    np.testing.assert_allclose(value, T.make_loss_fn(graphdef, same)(state.params, x)[0], rtol=1e-6)
+    same_value = T.make_loss_fn(graphdef, same)(state.params, state.batch_stats, x)[0]
+    np.testing.assert_allclose(value, same_value, rtol=1e-6)
 
 
 # --------------------------------------------------------- runs and resumption

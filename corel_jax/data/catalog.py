@@ -15,7 +15,7 @@ from pathlib import Path
 
 SPLITS: tuple[str, ...] = ("train", "test")
 # Kinds of source a dataset can be read from (see corel_jax.data.loading).
-SOURCES: tuple[str, ...] = ("sklearn", "idx", "tfds")
+SOURCES: tuple[str, ...] = ("sklearn", "idx", "tfds", "generated")
 
 # Where Debian's ``dataset-fashion-mnist`` package puts the gzipped IDX files.
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -39,6 +39,8 @@ CIFAR100_CLASSES: tuple[str, ...] = tuple(
     snail snake spider squirrel streetcar sunflower sweet_pepper table tank telephone television
     tiger tractor train trout tulip turtle wardrobe whale willow_tree wolf woman worm""".split()
 )
+# SPHERES (corel_jax.spheres): ten small spheres and the one that encloses them.
+SPHERES_CLASSES: tuple[str, ...] = (*(f"sphere {i}" for i in range(10)), "enclosing sphere")
 # CIFAR-100's 20 superclasses in coarse-label order (its ``coarse_label_names``).
 CIFAR20_CLASSES: tuple[str, ...] = (
     "aquatic_mammals", "fish", "flowers", "food_containers", "fruit_and_vegetables",
@@ -109,6 +111,7 @@ CATALOG: dict[str, DatasetInfo] = {d.name: d for d in (
     DatasetInfo("cifar100",      ("tfds",),       (32, 32, 3), (50000, 10000),   CIFAR100_CLASSES,      "cifar100"),
     DatasetInfo("cifar20",       ("tfds",),       (32, 32, 3), (50000, 10000),   CIFAR20_CLASSES,       "cifar100", "coarse_label"),
     DatasetInfo("svhn",          ("tfds",),       (32, 32, 3), (73257, 26032),   DIGIT_NAMES,           "svhn_cropped"),
+    DatasetInfo("spheres",       ("generated",),  (1, 1, 101), (9000, 1000),     SPHERES_CLASSES),
     DatasetInfo("imagenet32",    ("tfds",),       (32, 32, 3), (1281167, 50000), None,                  "imagenet_resized/32x32", tfds_splits=_VALIDATION, hint=_IMAGENET_HINT),
 )}
 # fmt: on

@@ -46,8 +46,22 @@ def _from_tfds(d: DatasetInfo, split: str, data_dir, cache_dir) -> Split:
     return split_data
 
 
+def _from_generator(d: DatasetInfo, split: str, data_dir, cache_dir) -> Split:
+    """SPHERES, generated (seed 42) and split as the Topological Autoencoders paper did:
+    float32 standardised points as ``(N, 1, 1, 101)`` "images"."""
+    from corel_jax.spheres import make_spheres, split_spheres
+
+    parts = split_spheres(*make_spheres(seed=42), seed=42)
+    points, labels = (parts.train, parts.train_labels) if split == "train" else (
+        parts.test, parts.test_labels)  # fmt: skip
+    images = points.reshape(len(points), *d.image_shape)
+    return Split(images, labels, d.class_names, d.name, split, "corel_jax.spheres (generated)")
+
+
 # source -> reader(info, split, data_dir, cache_dir) -> Split, or None when not found there
-_READERS = {"sklearn": _from_sklearn, "idx": _from_idx, "tfds": _from_tfds}
+_READERS = {
+    "sklearn": _from_sklearn, "idx": _from_idx, "tfds": _from_tfds, "generated": _from_generator,
+}  # fmt: skip
 
 
 def load(
@@ -159,7 +173,9 @@ def available(
     """
     d = info(name)
     for source in d.sources:
-        if source == "sklearn" and importlib.util.find_spec("sklearn") is not None:
+        if source == "generated" or (
+            source == "sklearn" and importlib.util.find_spec("sklearn") is not None
+        ):
             return True
         if source == "idx" and idx.find_folder(d.name, data_dir, d.idx_dirs) is not None:
             return True
@@ -186,6 +202,8 @@ def default_location(name: str) -> str:
             places += [f"IDX files in {folder}" for folder in d.idx_dirs]
         elif source == "tfds":
             places.append(f"tfds data dir {tfds_reader.data_dir_of(None)}")
+        elif source == "generated":
+            places.append("generated (corel_jax.spheres)")
     return ", else ".join(places)
 
 

@@ -34,6 +34,7 @@ from corel_jax.embedding_metrics import NEIGHBOURHOOD_SIZES, evaluate_embedding
 from experiments.topoae import datasets, paper, report
 
 OUT = Path("experiments/topoae/results/baselines.json")
+LATENTS = Path("experiments/topoae/results/latents")
 BASELINES: tuple[str, ...] = ("pca", "isomap", "tsne", "umap")
 
 
@@ -63,10 +64,11 @@ def run_one(dataset: str, method: str, split: datasets.Split, *, seed: int, subs
     params = paper.BASELINE_PARAMS[dataset][method]
     rng = np.random.default_rng(seed)
     fit_idx = datasets.fitting_part(len(split.train), seed=seed)
-    test = split.test
+    test, test_labels = split.test, split.test_labels
     if subsample:
         fit_idx = rng.choice(fit_idx, size=min(len(fit_idx), 3 * subsample), replace=False)
-        test = test[rng.permutation(len(test))[:subsample]]
+        keep = rng.permutation(len(test))[:subsample]
+        test, test_labels = test[keep], test_labels[keep]
     fit = split.train[fit_idx]
     estimator = make_method(method, params, seed)
     t0 = time.perf_counter()
@@ -74,15 +76,19 @@ def run_one(dataset: str, method: str, split: datasets.Split, *, seed: int, subs
     if method == "tsne":
         embedding = estimator.fit_transform(fit)
         pick = rng.permutation(len(fit))[: len(test)]
-        x, z = fit[pick], embedding[pick]
+        x, z, labels = fit[pick], embedding[pick], split.train_labels[fit_idx][pick]
         note = f"measured on {len(x)} random points of its {len(fit)}-point training embedding"
     else:
         estimator.fit(fit)
-        x, z = test, estimator.transform(test)
+        x, z, labels = test, estimator.transform(test), test_labels
         if method == "pca":
             x_hat = estimator.inverse_transform(z)
         note = f"fitted on {len(fit)} training points, measured on {len(x)} test points"
     fit_seconds = time.perf_counter() - t0
+    if not subsample:  # the figure's panel (experiments.topoae.collect)
+        LATENTS.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(LATENTS / f"{dataset}_{method}.npz", z=np.asarray(z, np.float32),
+                            labels=labels)  # fmt: skip
     ks = [k for k in NEIGHBOURHOOD_SIZES if 2 * len(x) - 3 * k - 1 > 0 and k < len(x)]
     t0 = time.perf_counter()
     metrics = evaluate_embedding(x, z, x_hat=x_hat, ks=ks)

@@ -90,7 +90,7 @@ COMMON_TRAINING = {
 # The authors' evaluation seeds of the five repetitions (sacred named configs rep1..rep5).
 REPETITION_SEEDS: tuple[int, ...] = (249040430, 621965744, 771860110, 775293950, 700134501)
 
-METHODS: tuple[str, ...] = ("isomap", "pca", "tsne", "umap", "ae", "topoae")
+METHODS: tuple[str, ...] = ("isomap", "pca", "tsne", "umap", "ae", "topoae", "corel")
 
 # The paper's table (mean over 5 repetitions): not retrievable here.
 PUBLISHED: dict[str, dict[str, dict[str, float | None]]] = {}

@@ -1,0 +1,42 @@
+"""The Fashion-MNIST row of the Topological Autoencoders table: plain AE and TopoAE.
+
+The authors' image MLP "DeepAE" (784-1000-500-250-2, BatchNorm, tanh output,
+pixels in [-1, 1]), MSE reconstruction, Adam with L2 weight decay 1e-5, the
+best runs' batch size, learning rate and lambda (docs/topoae.md); the data
+scale of the TopoAE term is 56, the largest distance of two 28x28 images in
+[-1, 1]. The paper trains at most 100 epochs with early stopping (patience
+10); on this 2-core CPU we run fewer epochs (``--epochs``, stated with the
+results).
+
+Published numbers: not retrievable here (``PUBLISHED`` is None); the
+reference is our measure of the authors' released test latents.
+
+Run:     python -m experiments.topoae.run --row fashion_mnist --epochs 10
+Collect: python -m experiments.topoae.collect
+"""
+
+from corel_jax.config import TrainConfig
+
+ROW = "fashion_mnist"
+PUBLISHED = None  # not retrievable here; never guessed
+
+_COMMON = dict(
+    dataset="fashion_mnist", model="deep_ae", num_branches=1, branch_dim=2, weight_decay=1e-5,
+    devices=1, steps_per_dispatch=20, log_every=100, seed=0,
+)  # fmt: skip
+MAX_EPOCHS = 100
+PATIENCE = 10
+
+
+def configs(epochs: int = MAX_EPOCHS) -> dict[str, TrainConfig]:
+    """``{method: TrainConfig}`` of the row's autoencoders."""
+    return {
+        "ae": TrainConfig(
+            topo="none", lam=0.0, batch_size=61, learning_rate=0.0005076818023102327,
+            epochs=epochs, **_COMMON,
+        ),
+        "topoae": TrainConfig(
+            topo="topoae", lam=2.225779055692325, batch_size=95,
+            learning_rate=0.006514157310805859, epochs=epochs, **_COMMON,
+        ),
+    }  # fmt: skip
