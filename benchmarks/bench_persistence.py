@@ -393,6 +393,11 @@ def main() -> None:
     if args.only_paper_step:
         for name, r in results["paper_step"].items():
             print(f"  {name}: {fmt_seconds(r['seconds'])} ({r['ratio_vs_corel_jax']:.1f}x)")
+        results["load_average_1min"] = [load_before, os.getloadavg()[0]]
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=2, default=str)
+        print(f"wrote {args.out}")
         return
     print("(b) single clouds ...", flush=True)
     results["single_clouds"] = bench_single_clouds(sizes, repeats)
