@@ -24,15 +24,8 @@ __version__ = "0.1.0"
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
-        "diagrams": ["bottleneck_distance", "diagram_loss", "wasserstein_distance"],
-        "loss": [
-            "branch_deaths",
-            "connectivity_loss",
-            "reconstruction_loss",
-            "signature_loss",
-            "split_branches",
-            "total_persistence",
-        ],
+        "diagrams": "*",
+        "loss": "*",
         "persistence": ["PersistenceH0", "pairwise_distances", "rips_h0"],
     },
 )

@@ -28,7 +28,7 @@ from corel_jax import checkpoint
 from corel_jax import loss as losses
 from corel_jax._checks import check_positive_int
 from corel_jax.config import TrainConfig
-from corel_jax.models import create_model
+from corel_jax.objectives import build_model
 
 __all__ = [
     "build_model",
@@ -38,19 +38,6 @@ __all__ = [
     "held_out_statistics",
     "load_backbone",
 ]
-
-
-def build_model(config: TrainConfig, input_shape: Sequence[int], *, rngs: nnx.Rngs) -> nnx.Module:
-    """The autoencoder that ``config`` describes, for images of shape ``input_shape``."""
-    return create_model(
-        config.model,
-        input_shape=tuple(int(s) for s in input_shape),
-        num_branches=config.num_branches,
-        branch_dim=config.branch_dim,
-        filters=config.filters,
-        hidden=config.hidden,
-        rngs=rngs,
-    )
 
 
 def _key_path(path) -> tuple[str, ...]:

@@ -17,15 +17,8 @@ __getattr__, __dir__, __all__ = attach(
     {
         "methods": ["build_methods", "pixel_features"],
         "names": ["METHODS", "METHOD_LABELS", "N_INLIERS", "RUNS", "method_label"],
-        "protocol": [
-            "Method",
-            "OneClassResult",
-            "draw_inliers",
-            "drawn_rows",
-            "evaluate_methods",
-            "evaluate_oneclass",
-        ],
+        "protocol": "*",
         "reports": ["format_table", "plot_result", "write_report"],
-        "scoring": ["Scorer", "ball_count_scorer", "count_scores", "kde_scorer", "ocsvm_scorer"],
+        "scoring": "*",
     },
 )
