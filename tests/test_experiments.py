@@ -12,8 +12,22 @@ from experiments import collect, run
 CONFIGS = sorted(
     p
     for p in Path("experiments/configs").glob("*.py")
-    if p.stem not in ("__init__", "common", "transfer")
+    if p.stem not in ("__init__", "common", "transfer") and not p.stem.startswith("topoae_")
 )
+# The TopoAE rows' configs (read by experiments/topoae/run.py): one TrainConfig per method.
+TOPOAE_CONFIGS = sorted(Path("experiments/configs").glob("topoae_*.py"))
+
+
+@pytest.mark.parametrize("path", TOPOAE_CONFIGS, ids=lambda p: p.stem)
+def test_topoae_configs_build_valid_train_configs(path):
+    import importlib
+
+    module = importlib.import_module(f"experiments.configs.{path.stem}")
+    configs = module.configs()
+    assert configs and all(isinstance(c, TrainConfig) for c in configs.values())
+    for config in configs.values():
+        assert TrainConfig.from_json(config.to_json()) == config
+        assert config.dataset == module.ROW
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
