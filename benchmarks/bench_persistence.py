@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import platform
 import statistics
@@ -48,6 +47,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _results import write_results
 
 from corel_jax.loss import connectivity_loss, split_branches
 from corel_jax.persistence import rips_h0
@@ -394,10 +394,7 @@ def main() -> None:
         for name, r in results["paper_step"].items():
             print(f"  {name}: {fmt_seconds(r['seconds'])} ({r['ratio_vs_corel_jax']:.1f}x)")
         results["load_average_1min"] = [load_before, os.getloadavg()[0]]
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            json.dump(results, f, indent=2, default=str)
-        print(f"wrote {args.out}")
+        write_results(args.out, results)
         return
     print("(b) single clouds ...", flush=True)
     results["single_clouds"] = bench_single_clouds(sizes, repeats)
@@ -406,12 +403,7 @@ def main() -> None:
     results["load_average_1min"] = [load_before, os.getloadavg()[0]]
     table = markdown(results)
     print(table)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(results, f, indent=2, default=str)
-    with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
-        f.write(table + "\n")
-    print(f"wrote {args.out}")
+    write_results(args.out, results, table)
 
 
 if __name__ == "__main__":

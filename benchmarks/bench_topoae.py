@@ -29,7 +29,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
 # torch-topological imports POT, whose TensorFlow backend, loaded next to torch,
@@ -45,6 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from _results import write_results
 from flax import nnx
 from jax.flatten_util import ravel_pytree
 
@@ -313,12 +313,7 @@ def main() -> None:
     ]
     table = "\n".join(lines)
     print(table)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
-        f.write(table + "\n")
-    print(f"wrote {args.out} and {os.path.splitext(args.out)[0]}.md")
+    write_results(args.out, result, table)
 
 
 if __name__ == "__main__":

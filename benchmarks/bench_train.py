@@ -20,13 +20,13 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import time
 
 import jax
 import numpy as np
+from _results import write_results
 
 from corel_jax import train as T
 from corel_jax.config import TrainConfig
@@ -147,12 +147,7 @@ def main() -> None:
         )
     table = "\n".join(lines)
     print(table)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=2)
-    with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
-        f.write(table + "\n")
-    print(f"wrote {args.out} and {os.path.splitext(args.out)[0]}.md")
+    write_results(args.out, result, table)
 
 
 if __name__ == "__main__":
