@@ -8,7 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_write", "check_directory"]
+__all__ = ["RUN_LOG", "atomic_write", "check_directory"]
+
+# A run's log, written into its work directory by whoever launched it
+# (:mod:`corel_jax.side_by_side`'s workers); a new run may start beside it.
+RUN_LOG = "train.log"
 
 
 def atomic_write(path: str | os.PathLike, content: bytes | Callable[[BinaryIO], None]) -> Path:

@@ -65,10 +65,7 @@ def attach(
       >>> __getattr__, __dir__, __all__ = attach(__name__, {"loading": ["load"]})  # doctest: +SKIP
     """
     where = {
-        name: f"{package}.{sub}"
-        for sub, names in exports.items()
-        if names != "*"
-        for name in names
+        name: f"{package}.{sub}" for sub, names in exports.items() if names != "*" for name in names
     }
     star = [f"{package}.{sub}" for sub, names in exports.items() if names == "*"]
 

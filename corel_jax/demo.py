@@ -122,6 +122,7 @@ def run_demo(
     runs: int = RUNS,
     seed: int = 0,
     max_test_examples: int | None = None,
+    side_by_side: bool | None = None,
 ) -> DemoResult:
     """Trains (or reuses) the demo's backbones and runs the one-class comparison.
 
@@ -134,6 +135,9 @@ def run_demo(
       runs: inlier draws per class.
       seed: the seed of the draws.
       max_test_examples: score only the first N test examples.
+      side_by_side: train the backbones at once, each in a worker process on
+        its own CPU cores (:func:`corel_jax.study.ensure_backbones`); None:
+        when that is faster (a CPU with two or more cores).
 
     Returns:
       A :class:`DemoResult`.
@@ -158,10 +162,14 @@ def run_demo(
                 train.source, len(train), len(test))  # fmt: skip
     logger.info("outputs go to %s", root.absolute())
 
-    models, summaries = {}, {}
-    for name, config in configs.items():
-        logger.info("== training the %s backbone (lambda=%g) ==", name, config.lam)
-        models[name], summaries[name] = study.ensure_backbone(config, root / name)
+    logger.info("== the backbones: %s ==", ", ".join(
+        f"{name} (lambda={config.lam:g})" for name, config in configs.items()
+    ))  # fmt: skip
+    trained = study.ensure_backbones(
+        {name: (config, root / name) for name, config in configs.items()}, side_by_side=side_by_side
+    )
+    models = {name: model for name, (model, _) in trained.items()}
+    summaries = {name: summary for name, (_, summary) in trained.items()}
 
     logger.info("== death times before and after training ==")
     backbones = {"initialisation": (study.initial_model(cfg, train.images.shape[1:]), cfg)}

@@ -39,7 +39,9 @@ __all__ = [
     "death_times",
     "death_times_by_group",
     "ensure_backbone",
+    "ensure_backbones",
     "initial_model",
+    "needs_training",
     "seen_classes",
     "steps_per_epoch",
 ]
@@ -95,16 +97,69 @@ def ensure_backbone(config: TrainConfig, workdir: str | os.PathLike) -> tuple[nn
     """
     workdir = Path(workdir)
     saved = check_backbone_dir(config, workdir)
-    summary_path = workdir / "summary.json"
     if saved is not None and saved.epochs > config.epochs:
         return _prefix_backbone(config, workdir, saved)
-    if saved == config and summary_path.is_file():
-        logger.info("reusing the trained backbone in %s", workdir)
-        summary = json.loads(summary_path.read_text())
-    else:
+    if needs_training(config, workdir):
         summary = train_and_evaluate(config, workdir, resume=saved is not None)
+    else:
+        logger.info("reusing the trained backbone in %s", workdir)
+        summary = json.loads((workdir / "summary.json").read_text())
     model, _ = load_backbone(workdir)
     return model, summary
+
+
+def needs_training(config: TrainConfig, workdir: str | os.PathLike) -> bool:
+    """Whether :func:`ensure_backbone` would train (start, resume or extend) in ``workdir``.
+
+    False when ``workdir`` holds the finished run of ``config`` or a longer run of it.
+
+    Raises:
+      ValueError: as :func:`check_backbone_dir`.
+    """
+    saved = check_backbone_dir(config, workdir)
+    if saved is None:
+        return True
+    if saved.epochs > config.epochs:
+        return False
+    return not (saved == config and (Path(workdir) / "summary.json").is_file())
+
+
+def ensure_backbones(
+    runs: Mapping[str, tuple[TrainConfig, str | os.PathLike]], *, side_by_side: bool | None = None
+) -> dict[str, tuple[nnx.Module, dict]]:
+    """:func:`ensure_backbone` for several runs, trained side by side where that is faster.
+
+    Args:
+      runs: ``name -> (config, workdir)``.
+      side_by_side: train the runs that need training at once, each in a
+        worker process on its own CPU cores (:mod:`corel_jax.side_by_side`);
+        None: when :func:`corel_jax.side_by_side.worth_it` (two or more runs
+        to train on a CPU with two or more cores); False: one after the other
+        in this process.
+
+    Returns:
+      ``name -> (model, summary)``, as :func:`ensure_backbone` gives them.
+    """
+    from corel_jax import side_by_side as sbs
+
+    pending = {name: run for name, run in runs.items() if needs_training(*run)}
+    use = sbs.worth_it(len(pending)) if side_by_side is None else side_by_side
+    if use and len(pending) >= 2:
+        groups = [pending]  # at most one run per core
+        cores = sbs.available_cores()
+        if len(pending) > len(cores):
+            names = list(pending)
+            groups = [
+                {n: pending[n] for n in names[i : i + len(cores)]}
+                for i in range(0, len(names), len(cores))
+            ]
+        for group in groups:
+            totals = {
+                name: config.epochs * steps_per_epoch(config, workdir)
+                for name, (config, workdir) in group.items()
+            }
+            sbs.train_side_by_side(group, totals)
+    return {name: ensure_backbone(config, workdir) for name, (config, workdir) in runs.items()}
 
 
 def _prefix_backbone(

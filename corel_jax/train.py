@@ -87,7 +87,7 @@ from jax.experimental import multihost_utils
 
 from corel_jax import checkpoint
 from corel_jax._checks import is_int
-from corel_jax._files import check_directory
+from corel_jax._files import RUN_LOG, check_directory
 from corel_jax.backbone import evaluate
 from corel_jax.config import TrainConfig
 from corel_jax.data.catalog import CATALOG
@@ -303,7 +303,7 @@ def _check_workdir(workdir: Path, resume: bool, config: TrainConfig) -> bool:
     """The rules of a work directory; returns whether ``config`` extends the saved run."""
     check_directory(workdir, "workdir")
     if not resume:
-        if workdir.is_dir() and any(workdir.iterdir()):
+        if workdir.is_dir() and any(p.name != RUN_LOG for p in workdir.iterdir()):
             raise ValueError(
                 f"The work directory {workdir} is not empty; pass resume=True (--resume) to "
                 "continue the run in it, or choose a new directory."

@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sweep", action="append", default=[], dest="sweeps")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--offline", action="store_true", help="never download a dataset")
+    parser.add_argument(
+        "--one-at-a-time", action="store_true",
+        help="train a sweep's backbones one after the other in this process (default: on a CPU "
+        "with two or more cores, side by side in worker processes, one per core group)",
+    )  # fmt: skip
     return parser
 
 
@@ -102,6 +107,32 @@ def _merge_rows(path: Path, rows: list[dict]) -> list[dict]:
     return kept + rows
 
 
+def _train_side_by_side(runs: dict, ev: dict) -> None:
+    """Trains the rows' backbones that need it side by side, where that is faster.
+
+    Rows whose results are already saved are skipped; of several rows sharing
+    a backbone directory (other ``epochs``) only the longest trains here (the
+    shorter ones are then read from its checkpoints).
+    """
+    from corel_jax import side_by_side, study
+
+    longest = {}
+    for name, (_, config, workdir) in runs.items():
+        outdirs = [workdir / f"oneclass_{ev['dataset']}_n{n}_e{config.epochs}" for n in ev["n"]]
+        if all(_reusable_row(outdir, config) for outdir in outdirs):
+            continue
+        if workdir not in longest or config.epochs > longest[workdir][1].epochs:
+            longest[workdir] = (name, config)
+    pending = {
+        name: (config, workdir)
+        for workdir, (name, config) in longest.items()
+        if study.needs_training(config, workdir)
+    }
+    if side_by_side.worth_it(len(pending)):
+        print(f"\n== training {', '.join(pending)} side by side ==", flush=True)
+        study.ensure_backbones(pending, side_by_side=True)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -121,13 +152,18 @@ def main(argv=None) -> int:
     train_split = data.load(ev["dataset"], "train", data_dir=args.data_dir)
     test_split = data.load(ev["dataset"], "test", data_dir=args.data_dir)
     test_split = test_split.take(ev.get("max_test_examples"))
-    rows = []
+    runs = {}
     for overrides in grid:
         name = ",".join(f"{k}={v}" for k, v in overrides.items()) or "base"
         # One backbone directory for all lengths: a longer run extends a shorter one.
         backbone_name = ",".join(f"{k}={v}" for k, v in overrides.items() if k != "epochs")
         workdir = root / (backbone_name or "base")
         config = TrainConfig(**dict(cfg["train"], data_dir=args.data_dir, **overrides))
+        runs[name] = (overrides, config, workdir)
+    if not args.one_at_a_time:
+        _train_side_by_side(runs, ev)
+    rows = []
+    for name, (overrides, config, workdir) in runs.items():
         outdirs = {n: workdir / f"oneclass_{ev['dataset']}_n{n}_e{config.epochs}" for n in ev["n"]}
         done = {n: _reusable_row(outdir, config) for n, outdir in outdirs.items()}
         if all(done.values()):

@@ -248,7 +248,7 @@ def report(folder: str) -> str:
                  "unseen classes: vs seen / vs unseen negatives |", "|---|---:|---|---:|---:|"]  # fmt: skip
         for r in finals:
             for method, groups in r.get("negatives", {}).items():
-                cell = lambda g: f"{_f(groups[g]['vs_seen'])} / {_f(groups[g]['vs_unseen'])}"
+                cell = lambda g, groups=groups: f"{_f(groups[g]['vs_seen'])} / {_f(groups[g]['vs_unseen'])}"
                 lines.append(f"| {direction(r)} | {r['lam']:g} | {method} | {cell('seen')} | "
                              f"{cell('unseen')} |")  # fmt: skip
         parts.append("AUROC by the negatives' group:\n\n" + "\n".join(lines))

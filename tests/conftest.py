@@ -3,10 +3,11 @@
 Eight host CPU devices are forced *before* JAX is imported so that the pmap /
 shard_map tests can run on a CPU-only machine.
 
-Memory: after each test module, JAX's compilation caches (and the training
-loop's cached ``pmap`` functions) are dropped and the freed heap is handed back
-to the system (``malloc_trim``), so that compiled programs do not pile up over
-the ~40 modules of the suite. With ``COREL_TEST_MEMLOG=FILE``
+Memory: after each test module, and after any test that leaves the process
+above 1.2 GiB resident, JAX's compilation caches (and the training loop's
+cached ``pmap`` functions) are dropped and the freed heap is handed back to
+the system (``malloc_trim``), so that compiled programs do not pile up over
+the ~40 modules of the suite (peak under 3 GB). With ``COREL_TEST_MEMLOG=FILE``
 each module appends ``module, RSS at its end, RSS after the clean-up, peak
 RSS so far`` (MiB) to FILE.
 """
@@ -33,11 +34,14 @@ def _rss_mib() -> tuple[float, float]:
     return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _free_memory_between_modules(request):
-    """Drops JAX's compiled programs after each module; logs the memory if asked."""
-    yield
-    before, _ = _rss_mib()
+# Above this resident size (MiB), the compiled programs are also dropped after a test
+# (not only after each module): a module of many small shapes, such as
+# test_persistence.py, otherwise grows by ~70 MiB per test to over 3 GiB.
+_TEST_RSS_LIMIT_MIB = 1200
+
+
+def _drop_compiled_programs() -> None:
+    """Clears JAX's compilation caches and the training loop's, and trims the heap."""
     if "corel_jax.train" in sys.modules:
         sys.modules["corel_jax.train"]._chunk_fn.cache_clear()
     if "jax" in sys.modules:
@@ -45,6 +49,22 @@ def _free_memory_between_modules(request):
     gc.collect()
     if sys.platform == "linux":  # hand the freed heap back to the system
         ctypes.CDLL(None).malloc_trim(0)
+
+
+@pytest.fixture(autouse=True)
+def _bound_memory_per_test():
+    """Drops the compiled programs after a test that leaves the process above the limit."""
+    yield
+    if _rss_mib()[0] > _TEST_RSS_LIMIT_MIB:
+        _drop_compiled_programs()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _free_memory_between_modules(request):
+    """Drops JAX's compiled programs after each module; logs the memory if asked."""
+    yield
+    before, _ = _rss_mib()
+    _drop_compiled_programs()
     log = os.environ.get("COREL_TEST_MEMLOG")
     if log:
         rss, peak = _rss_mib()

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from corel_jax import commands, demo, study
+from corel_jax import commands, demo, side_by_side, study
 from corel_jax.config import TrainConfig
 
 DIGITS = ["--dataset", "digits", "--epochs", "3", "--runs", "1", "--n", "20"]
@@ -20,7 +20,9 @@ def no_training(monkeypatch):
         raise AssertionError("work started before every option was checked")
 
     monkeypatch.setattr(study, "ensure_backbone", forbidden)
+    monkeypatch.setattr(study, "ensure_backbones", forbidden)
     monkeypatch.setattr(study, "train_and_evaluate", forbidden)
+    monkeypatch.setattr(side_by_side, "train_side_by_side", forbidden)
 
 
 @pytest.mark.parametrize(
@@ -79,6 +81,20 @@ def test_demo_configs_take_the_epochs_given():
     assert demo.demo_configs("digits")["corel"].epochs == 40  # the budget's default
     with pytest.raises(ValueError, match="epochs"):
         demo.demo_configs("digits", epochs=0)
+
+
+@pytest.mark.parametrize("flag, expected", [([], None), (["--one-at-a-time"], False)])
+def test_one_at_a_time_trains_in_the_demo_process(tmp_path, monkeypatch, flag, expected):
+    seen = {}
+
+    def fake_run_demo(workdir, configs, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt  # stop here: only the arguments matter
+
+    monkeypatch.setattr(demo, "run_demo", fake_run_demo)
+    with pytest.raises(KeyboardInterrupt):
+        commands.main(["demo", "--workdir", str(tmp_path / "w"), *DIGITS, *flag])
+    assert seen["side_by_side"] is expected
 
 
 def test_demo_on_digits(tmp_path, capsys):

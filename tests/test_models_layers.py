@@ -12,7 +12,7 @@ import pytest
 from flax import nnx
 from jax import lax
 
-from corel_jax.models import BranchLinear, ConvTranspose2x
+from corel_jax.models import BranchLinear, ConvTranspose2x, StridedConv3x3
 
 
 def _normal(seed, shape):
@@ -126,3 +126,34 @@ class TestConvSemantics:
         g_layer, g_x = nnx.grad(our_fn, argnums=(0, 1))(layer, x)
         np.testing.assert_allclose(g_layer.kernel[...], g_ref[0], rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(g_x, g_ref[1], rtol=1e-4, atol=1e-4)
+
+
+class TestStridedConv3x3:
+    @pytest.mark.parametrize("size", [(28, 28), (7, 8), (4, 4), (1, 3)])
+    def test_values_and_gradients_equal_lax_and_nnx_conv(self, size):
+        layer = StridedConv3x3(3, 5, rngs=nnx.Rngs(0))
+        layer.bias[...] = _normal(20, (5,))
+        x = _normal(21, (2, *size, 3))
+        flax_conv = nnx.Conv(3, 5, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)),
+                             rngs=nnx.Rngs(1))  # fmt: skip
+        nnx.update(flax_conv, nnx.state(layer, nnx.Param))  # same names and shapes
+        out = layer(x)
+        assert out.shape == (2, (size[0] + 1) // 2, (size[1] + 1) // 2, 5)
+        np.testing.assert_allclose(out, flax_conv(x), rtol=1e-5, atol=1e-5)
+        t = _normal(22, out.shape)
+
+        def ref_fn(w, b, x):
+            y = lax.conv_general_dilated(
+                x, w, (2, 2), ((1, 1), (1, 1)), dimension_numbers=("NHWC", "HWIO", "NHWC")
+            )
+            return jnp.sum((y + b - t) ** 2)
+
+        g_ref = jax.grad(ref_fn, argnums=(0, 1, 2))(layer.kernel[...], layer.bias[...], x)
+        g_layer, g_x = nnx.grad(lambda m, x: jnp.sum((m(x) - t) ** 2), argnums=(0, 1))(layer, x)
+        np.testing.assert_allclose(g_layer.kernel[...], g_ref[0], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(g_layer.bias[...], g_ref[1], rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(g_x, g_ref[2], rtol=1e-4, atol=1e-4)
+
+    def test_rejects_wrong_channels(self):
+        with pytest.raises(ValueError, match=r"\(B, h, w, 3\)"):
+            StridedConv3x3(3, 5, rngs=nnx.Rngs(0))(jnp.ones((1, 4, 4, 2)))

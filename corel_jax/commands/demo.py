@@ -31,6 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--seed", type=int, default=0, help="Training and draw seed.")
     a("--max-examples", type=int, default=None, help="Train on the first N only.")
     a("--max-test-examples", type=int, default=None, help="Score only the first N test examples.")
+    a("--one-at-a-time", action="store_true",
+      help="Train the two backbones one after the other in this process (by default, on a CPU "
+      "with two or more cores, they train side by side, each in a worker process on its own "
+      "cores: faster; logs in each backbone's train.log).")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     out = run_demo(
         args.workdir, configs, n=args.n, runs=args.runs, seed=args.seed,
         max_test_examples=args.max_test_examples,
+        side_by_side=False if args.one_at_a_time else None,
     )  # fmt: skip
     print()
     print(oneclass.format_table(out.result, published=out.published))

@@ -7,7 +7,7 @@
 """
 
 from corel_jax.models.autoencoders import MODELS, BranchAutoencoder, MLPAutoencoder, create_model
-from corel_jax.models.layers import BranchLinear, ConvTranspose2x
+from corel_jax.models.layers import BranchLinear, ConvTranspose2x, StridedConv3x3
 
 __all__ = [
     "MODELS",
@@ -15,5 +15,6 @@ __all__ = [
     "BranchLinear",
     "ConvTranspose2x",
     "MLPAutoencoder",
+    "StridedConv3x3",
     "create_model",
 ]

@@ -41,7 +41,13 @@ import jax.numpy as jnp
 from flax import nnx
 
 from corel_jax._checks import check_int_tuple, check_positive_int
-from corel_jax.models.layers import BranchLinear, ConvTranspose2x, check_batch, check_rngs
+from corel_jax.models.layers import (
+    BranchLinear,
+    ConvTranspose2x,
+    StridedConv3x3,
+    check_batch,
+    check_rngs,
+)
 from corel_jax.topoae_models import TOPOAE_MODELS
 
 __all__ = ["MODELS", "BranchAutoencoder", "MLPAutoencoder", "create_model"]
@@ -150,7 +156,7 @@ class BranchAutoencoder(nnx.Module):
         chans = (input_shape[2], *filters)
         self.encoder_convs = nnx.List(
             [
-                nnx.Conv(cin, cout, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)), rngs=rngs)
+                StridedConv3x3(cin, cout, rngs=rngs)
                 for cin, cout in zip(chans[:-1], chans[1:], strict=True)
             ]
         )

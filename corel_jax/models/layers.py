@@ -1,5 +1,6 @@
-"""The building blocks of the autoencoders: an independent-branches dense layer and a
-stride-2 transposed convolution in sub-pixel form, in ``flax.nnx``.
+"""The building blocks of the autoencoders: an independent-branches dense layer, a
+stride-2 convolution as patches @ kernel and a stride-2 transposed convolution in
+sub-pixel form, in ``flax.nnx``.
 
 An independent-branches linear layer (:class:`BranchLinear`) is a dense layer
 whose kernel is masked block-diagonally: branch ``i`` of the output reads only
@@ -21,7 +22,7 @@ from flax import nnx
 
 from corel_jax._checks import check_int_tuple, check_positive_int
 
-__all__ = ["BranchLinear", "ConvTranspose2x", "check_batch", "check_rngs"]
+__all__ = ["BranchLinear", "ConvTranspose2x", "StridedConv3x3", "check_batch", "check_rngs"]
 
 
 def check_batch(x: jax.Array, shape: tuple[int, ...], name: str) -> None:
@@ -106,6 +107,64 @@ class BranchLinear(nnx.Module):
         if x.shape[-1:] != (self.in_features,):
             raise ValueError(f"x must have last axis {self.in_features}; got shape {x.shape}.")
         return x @ (self.kernel[...] * self.mask) + self.bias[...]
+
+
+class StridedConv3x3(nnx.Module):
+    """3x3 convolution, stride 2, padding 1, with bias, written as patches @ kernel.
+
+    It computes exactly ``nnx.Conv(cin, cout, (3, 3), strides=(2, 2),
+    padding=((1, 1), (1, 1)))`` (and PyTorch's ``Conv2d(cin, cout, 3, stride=2,
+    padding=1)`` with weight ``kernel.transpose(3, 2, 0, 1)``): output pixel
+    ``(m, n)`` reads input rows ``2m - 1 ... 2m + 1`` and columns
+    ``2n - 1 ... 2n + 1`` of the zero-padded input, size ``s -> ceil(s / 2)``.
+    The nine strided views of the padded input are concatenated into
+    ``(B, h, w, 9 cin)`` patches and multiplied by the ``(9 cin, cout)`` kernel,
+    so the forward and backward passes are plain matmuls, which XLA:CPU runs
+    faster than a strided convolution's weight gradient (on a 2-core AMD EPYC
+    without AVX-512, batch 100: 1.4-1.7x faster gradients for each of the
+    encoder's three layers; under 10 % of the whole training step). The
+    parameters have the names and shapes of ``nnx.Conv``'s, so checkpoints of
+    either load into the other.
+
+    Args:
+      cin: input channels.
+      cout: output channels.
+      rngs: ``nnx.Rngs``; kernel ``(3, 3, cin, cout)`` LeCun-normal, zero bias
+        (``nnx.Conv``'s defaults).
+
+    Returns:
+      A module mapping ``(B, h, w, cin) -> (B, ceil(h / 2), ceil(w / 2), cout)``.
+
+    Examples:
+      >>> from flax import nnx
+      >>> import jax.numpy as jnp
+      >>> StridedConv3x3(1, 4, rngs=nnx.Rngs(0))(jnp.ones((2, 7, 8, 1))).shape
+      (2, 4, 4, 4)
+    """
+
+    def __init__(self, cin: int, cout: int, *, rngs: nnx.Rngs) -> None:
+        self.in_features = check_positive_int(cin, "cin")
+        self.out_features = check_positive_int(cout, "cout")
+        check_rngs(rngs)
+        init = nnx.initializers.lecun_normal()
+        self.kernel = nnx.Param(init(rngs.params(), (3, 3, cin, cout)))
+        self.bias = nnx.Param(jnp.zeros((cout,)))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """``(B, h, w, cin) -> (B, ceil(h / 2), ceil(w / 2), cout)``."""
+        if x.ndim != 4 or x.shape[-1] != self.in_features:
+            raise ValueError(f"x must have shape (B, h, w, {self.in_features}); got {x.shape}.")
+        h, w = (x.shape[1] + 1) // 2, (x.shape[2] + 1) // 2
+        xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        patches = jnp.concatenate(
+            [
+                xp[:, i : i + 2 * h - 1 : 2, j : j + 2 * w - 1 : 2]
+                for i in range(3)
+                for j in range(3)
+            ],
+            axis=-1,
+        )  # (B, h, w, 9 cin), ordered (i, j, cin) like the kernel
+        return patches @ self.kernel[...].reshape(-1, self.out_features) + self.bias[...]
 
 
 # For output phase p of a stride-2 transposed conv (rows 2m + p), which input
