@@ -161,5 +161,8 @@ class TestDownloads:
         assert f"tfds build cifar10 --data_dir {tmp_path} --file_format array_record" in err
         if case == "no network":
             assert "cannot download it here" in err
+        elif case == "--offline":
+            assert "--offline: not downloaded" in err and "Without --offline" in err
         else:
-            assert "--offline: not downloaded" in err
+            assert "--distributed (every host reads the same prepared data" in err
+            assert "--offline" not in err

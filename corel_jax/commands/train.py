@@ -94,7 +94,13 @@ def run(args: argparse.Namespace) -> int:
 
     # Every host of a multi-host run reads the same data: none of them downloads it.
     download = not (args.offline or args.distributed)
-    data.prepare(config.dataset, data_dir=config.data_dir, download=download)
+    no_download = (
+        "--distributed (every host reads the same prepared data; prepare it once first)"
+        if args.distributed and not args.offline
+        else "--offline"
+    )
+    data.prepare(config.dataset, data_dir=config.data_dir, download=download,
+                 no_download=no_download)  # fmt: skip
     import jax
 
     from corel_jax.train import train_and_evaluate

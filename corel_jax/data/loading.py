@@ -121,6 +121,7 @@ def prepare(
     data_dir: PathLike | None = None,
     cache_dir: PathLike | None = None,
     download: bool = True,
+    no_download: str = "--offline",
 ) -> bool:
     """Makes sure :func:`load` can read ``name``: finds it here, or downloads it.
 
@@ -134,6 +135,8 @@ def prepare(
       data_dir: as for :func:`load`.
       cache_dir: as for :func:`load`.
       download: False never downloads (the commands' ``--offline``).
+      no_download: why ``download`` is False, as the error message says it
+        (the option that turned downloads off).
 
     Returns:
       Whether it downloaded the dataset.
@@ -151,7 +154,8 @@ def prepare(
         return True
     if "tfds" not in d.sources:
         raise DatasetNotAvailableError(tfds_reader.how_to_get(d, data_dir, why="not found"))
-    why, then = "--offline: not downloaded", tfds_reader.AFTER_OFFLINE
+    why = f"{no_download}: not downloaded"
+    then = tfds_reader.AFTER_OFFLINE if no_download == "--offline" else ""
     raise DatasetNotAvailableError(tfds_reader.how_to_get(d, data_dir, why=why, then=then))
 
 
