@@ -74,6 +74,9 @@ def format_table(
     return "\n".join(lines)
 
 
+_ROOM_ABOVE_ONE = 0.012
+
+
 def _axis_range(values: Sequence[np.ndarray]) -> tuple[float, float]:
     """y limits around all ``values``, on a 0.05 grid, within [0, 1]."""
     finite = np.concatenate([np.ravel(v) for v in values])
@@ -121,7 +124,9 @@ def plot_result(
                     label=f"{label}: {overall:.3f}")  # fmt: skip
     bottom, top = _axis_range([m - (0 if s is None else s) for _, m, s, _ in series]
                               + [m + (0 if s is None else s) for _, m, s, _ in series])  # fmt: skip
-    ax.set_ylim(bottom, top)
+    # A marker at AUROC 1.0 stays whole: a little room above the top, no tick beyond 1.
+    ax.set_ylim(bottom, top + (_ROOM_ABOVE_ONE if top >= 1.0 else 0.0))
+    ax.set_yticks([t for t in ax.get_yticks() if bottom - 1e-9 <= t <= top + 1e-9])
     if bottom < 0.5:
         ax.axhline(0.5, color="gray", linewidth=0.8, linestyle=":", label="chance: 0.5")
     else:
