@@ -55,7 +55,8 @@ def load_backbone(
 
     Returns:
       ``(model, config)``: a fresh ``nnx`` model holding the checkpoint's
-      parameters, and the config saved with it.
+      parameters (and BatchNorm statistics, for models that have them), and
+      the config saved with it.
 
     Raises:
       ValueError: ``workdir`` holds no checkpoint (or not ``step``).
@@ -77,17 +78,28 @@ def load_backbone(
         config = TrainConfig.from_json((workdir / "config.json").read_text())
         split = data.load(config.dataset, "test", data_dir=config.data_dir)
         input_shape = split.images.shape[1:]
-    graphdef, params = nnx.split(build_model(config, input_shape, rngs=nnx.Rngs(0)), nnx.Param)
-    saved = jax.tree_util.tree_leaves_with_path(checkpoint.restore(workdir, step)["params"])
-    saved = {_key_path(path): leaf for path, leaf in saved}
+    model = build_model(config, input_shape, rngs=nnx.Rngs(0))
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    restored = checkpoint.restore(workdir, step)
 
-    def take(path, leaf):
-        value = saved.get(_key_path(path))
-        if value is None or value.shape != leaf.shape:
-            raise ValueError(f"{workdir}: checkpoint {step} does not fit its config at {path}.")
-        return jnp.asarray(value, leaf.dtype)
+    def fill(state, item: str):
+        """``state`` with every leaf taken from the checkpoint's ``item``."""
+        saved = jax.tree_util.tree_leaves_with_path(restored.get(item, {}))
+        saved = {_key_path(path): leaf for path, leaf in saved}
 
-    return nnx.merge(graphdef, jax.tree_util.tree_map_with_path(take, params)), config
+        def take(path, leaf):
+            value = saved.get(_key_path(path))
+            if value is None or value.shape != leaf.shape:
+                raise ValueError(
+                    f"{workdir}: checkpoint {step} does not fit its config at {item} {path}."
+                )
+            return jnp.asarray(value, leaf.dtype)
+
+        return jax.tree_util.tree_map_with_path(take, state)
+
+    # Models with BatchNorm (TopoAE's) also saved their running statistics.
+    rest = fill(rest, "batch_stats") if jax.tree.leaves(rest) else rest
+    return nnx.merge(graphdef, fill(params, "params"), rest), config
 
 
 def encode(model: nnx.Module, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:

@@ -147,3 +147,23 @@ def test_interrupted_topoae_run_resumes_exactly(tmp_path):
     done = T.train_and_evaluate(config, tmp_path / "part", resume=True, progress=False)
     assert done["completed"] and done["step"] == 40
     assert_same_params(_arrays(tmp_path / "full"), _arrays(tmp_path / "part"))
+
+
+def test_load_backbone_restores_the_batchnorm_statistics(tmp_path):
+    from corel_jax.backbone import load_backbone
+
+    config = TrainConfig(topo="topoae", lam=0.43, epochs=1, max_examples=280, **SPHERES)
+    T.train_and_evaluate(config, tmp_path / "run", progress=False)
+    model, saved = load_backbone(tmp_path / "run")
+    assert saved == config
+    arrays = checkpoint.restore(tmp_path / "run", checkpoint.latest_step(tmp_path / "run"))
+    params, stats = nnx.state(model, nnx.Param), nnx.state(model, nnx.BatchStat)
+    assert jax.tree.leaves(stats)  # the SPHERES MLP has BatchNorm
+    for ours, saved_leaves in ((params, arrays["params"]), (stats, arrays["batch_stats"])):
+        for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(saved_leaves), strict=True):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # the running statistics moved away from their initial values during training
+    fresh = objectives.build_model(config, (101,), rngs=nnx.Rngs(0))
+    moved = [not np.allclose(a, b) for a, b in zip(jax.tree.leaves(stats),
+             jax.tree.leaves(nnx.state(fresh, nnx.BatchStat)), strict=True)]  # fmt: skip
+    assert any(moved)
