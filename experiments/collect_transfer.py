@@ -72,26 +72,32 @@ def format_rows(rows: list[dict]) -> str:
 
 
 def plot_rows(rows: list[dict], path: str) -> None:
-    """Unseen (x) against seen (y) mean AUROC per method; one panel per direction and length."""
+    """Unseen (x) against seen (y) mean AUROC: COREL's ball count for each lambda, the latent KDE
+    of the lambda = 0 backbone and the raw-pixel OC-SVM; one panel per direction and length."""
     from corel_jax.plots import new_figure, save_png
 
     panels = sorted({(r["direction"], r["epochs"]) for r in rows})
+    # one colour per lambda in every panel
+    settings = list(dict.fromkeys(r["setting"] for r in rows))
     fig = new_figure(4.2 * len(panels), 4.4)
     for i, (direction, epochs) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
         by_lam = {
             r["setting"]: r for r in rows if (r["direction"], r["epochs"]) == (direction, epochs)
         }
-        points = []
-        if "20" in by_lam:
-            points += [(f"{label} (λ=20)" if m != "raw_ocsvm" else label, by_lam["20"], m)
-                       for m, label in METHODS.items()]  # fmt: skip
+        # COREL's ball count for every lambda, the best baseline (the latent KDE on the
+        # lambda = 0 codes) and the raw-pixel OC-SVM (the same for every backbone).
+        points = [(f"ball count, λ={setting}", row, "corel") for setting, row in by_lam.items()]
         if "0" in by_lam:
-            points.append(("ball count, λ=0 backbone", by_lam["0"], "corel"))
+            points.append(("latent KDE, λ=0 backbone", by_lam["0"], "kde"))
+        points.append(("raw-pixel OC-SVM", next(iter(by_lam.values())), "raw_ocsvm"))
         for label, row, m in points:
             u, s = row["means_unseen"].get(m), row["means_seen"].get(m)
             if u is not None and s is not None:
-                ax.scatter(u, s, s=40, label=label)
+                marker, color = {"kde": ("s", "C8"), "raw_ocsvm": ("^", "C7")}.get(
+                    m, ("o", f"C{settings.index(row['setting']) % 7}")
+                )
+                ax.scatter(u, s, s=40, label=label, marker=marker, color=color)
         lo = min([0.5] + [v for r in by_lam.values() for g in ("means_unseen", "means_seen")
                           for v in r[g].values() if v is not None]) - 0.02  # fmt: skip
         ax.plot([lo, 1], [lo, 1], color="gray", linewidth=0.8)
@@ -111,6 +117,8 @@ def plot_lambda(rows: list[dict], path: str) -> None:
 
     rows = [r for r in rows if r["lam_scale"] == "paper"]
     panels = sorted({(r["direction"], r["epochs"]) for r in rows})
+    # one colour per lambda in every panel
+    settings = list(dict.fromkeys(r["setting"] for r in rows))
     fig = new_figure(4.2 * len(panels), 3.8)
     for i, (direction, epochs) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
