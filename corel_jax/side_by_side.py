@@ -24,6 +24,7 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -160,6 +161,25 @@ class _Display:
             bar.close()
 
 
+def _stop(procs, *, grace: float = 5.0, save: float = 60.0) -> None:
+    """Stops interrupted workers the way an interrupted run stops: they save, then exit.
+
+    A Ctrl-C on a terminal reaches the workers too (one process group); a
+    SIGINT sent to this process alone does not, so the workers still running
+    after ``grace`` seconds get one. Any still alive ``save`` seconds later
+    are terminated.
+    """
+    for proc in procs:
+        proc.join(timeout=grace)
+        if proc.is_alive():
+            os.kill(proc.pid, signal.SIGINT)
+    for proc in procs:
+        proc.join(timeout=save)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join()
+
+
 def train_side_by_side(
     runs: Mapping[str, tuple[object, str | os.PathLike]],
     total_steps: Mapping[str, int],
@@ -199,10 +219,7 @@ def train_side_by_side(
             time.sleep(poll_seconds)
         display.update({n: _last_step(w) for n, w in workdirs.items()})
     except KeyboardInterrupt:
-        for proc in procs.values():  # they got the same SIGINT; give them time to save
-            proc.join(timeout=60)
-            if proc.is_alive():
-                proc.terminate()
+        _stop(procs.values())
         raise
     finally:
         display.close()

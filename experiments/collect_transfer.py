@@ -117,8 +117,6 @@ def plot_lambda(rows: list[dict], path: str) -> None:
 
     rows = [r for r in rows if r["lam_scale"] == "paper"]
     panels = sorted({(r["direction"], r["epochs"]) for r in rows})
-    # one colour per lambda in every panel
-    settings = list(dict.fromkeys(r["setting"] for r in rows))
     fig = new_figure(4.2 * len(panels), 3.8)
     for i, (direction, epochs) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)

@@ -89,12 +89,26 @@ def test_one_at_a_time_trains_in_the_demo_process(tmp_path, monkeypatch, flag, e
 
     def fake_run_demo(workdir, configs, **kwargs):
         seen.update(kwargs)
-        raise KeyboardInterrupt  # stop here: only the arguments matter
+        raise _Stop  # stop here: only the arguments matter
 
     monkeypatch.setattr(demo, "run_demo", fake_run_demo)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(_Stop):
         commands.main(["demo", "--workdir", str(tmp_path / "w"), *DIGITS, *flag])
     assert seen["side_by_side"] is expected
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_ctrl_c_ends_with_a_message_not_a_traceback(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo, "run_demo", interrupted)
+    assert commands.main(["demo", "--workdir", str(tmp_path / "w"), *DIGITS]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith("interrupted: ") and "run the same command again" in err
 
 
 def test_demo_on_digits(tmp_path, capsys):

@@ -122,3 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, MissingExtraError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: no traceback; the runs saved their checkpoints
+        print("interrupted: what was saved is kept; run the same command again to resume "
+              "(add --resume for corel-jax train).", file=sys.stderr)  # fmt: skip
+        return 130
