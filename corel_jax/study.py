@@ -44,6 +44,7 @@ __all__ = [
     "needs_training",
     "seen_classes",
     "steps_per_epoch",
+    "train_backbones",
 ]
 
 logger = logging.getLogger(__name__)
@@ -124,6 +125,35 @@ def needs_training(config: TrainConfig, workdir: str | os.PathLike) -> bool:
     return not (saved == config and (Path(workdir) / "summary.json").is_file())
 
 
+def train_backbones(
+    runs: Mapping[str, tuple[TrainConfig, str | os.PathLike]], *, side_by_side: bool | None = None
+) -> None:
+    """Trains the runs that need it side by side, each in a worker process on its own CPU
+    cores (:mod:`corel_jax.side_by_side`), at most one run per core at a time.
+
+    Args:
+      runs: ``name -> (config, workdir)``.
+      side_by_side: None: only when :func:`corel_jax.side_by_side.worth_it`
+        (two or more runs to train on a CPU with two or more cores); False:
+        nothing is trained here (:func:`ensure_backbone` then trains each run
+        in this process).
+    """
+    from corel_jax import side_by_side as sbs
+
+    pending = {name: run for name, run in runs.items() if needs_training(*run)}
+    use = sbs.worth_it(len(pending)) if side_by_side is None else side_by_side
+    if not use or len(pending) < 2:
+        return
+    names, cores = list(pending), len(sbs.available_cores())
+    for i in range(0, len(names), cores):
+        group = {name: pending[name] for name in names[i : i + cores]}
+        totals = {
+            name: config.epochs * steps_per_epoch(config, workdir)
+            for name, (config, workdir) in group.items()
+        }
+        sbs.train_side_by_side(group, totals)
+
+
 def ensure_backbones(
     runs: Mapping[str, tuple[TrainConfig, str | os.PathLike]], *, side_by_side: bool | None = None
 ) -> dict[str, tuple[nnx.Module, dict]]:
@@ -131,34 +161,12 @@ def ensure_backbones(
 
     Args:
       runs: ``name -> (config, workdir)``.
-      side_by_side: train the runs that need training at once, each in a
-        worker process on its own CPU cores (:mod:`corel_jax.side_by_side`);
-        None: when :func:`corel_jax.side_by_side.worth_it` (two or more runs
-        to train on a CPU with two or more cores); False: one after the other
-        in this process.
+      side_by_side: as for :func:`train_backbones`.
 
     Returns:
       ``name -> (model, summary)``, as :func:`ensure_backbone` gives them.
     """
-    from corel_jax import side_by_side as sbs
-
-    pending = {name: run for name, run in runs.items() if needs_training(*run)}
-    use = sbs.worth_it(len(pending)) if side_by_side is None else side_by_side
-    if use and len(pending) >= 2:
-        groups = [pending]  # at most one run per core
-        cores = sbs.available_cores()
-        if len(pending) > len(cores):
-            names = list(pending)
-            groups = [
-                {n: pending[n] for n in names[i : i + len(cores)]}
-                for i in range(0, len(names), len(cores))
-            ]
-        for group in groups:
-            totals = {
-                name: config.epochs * steps_per_epoch(config, workdir)
-                for name, (config, workdir) in group.items()
-            }
-            sbs.train_side_by_side(group, totals)
+    train_backbones(runs, side_by_side=side_by_side)
     return {name: ensure_backbone(config, workdir) for name, (config, workdir) in runs.items()}
 
 

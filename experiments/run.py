@@ -114,7 +114,7 @@ def _train_side_by_side(runs: dict, ev: dict) -> None:
     a backbone directory (other ``epochs``) only the longest trains here (the
     shorter ones are then read from its checkpoints).
     """
-    from corel_jax import side_by_side, study
+    from corel_jax import study
 
     longest = {}
     for name, (_, config, workdir) in runs.items():
@@ -123,14 +123,8 @@ def _train_side_by_side(runs: dict, ev: dict) -> None:
             continue
         if workdir not in longest or config.epochs > longest[workdir][1].epochs:
             longest[workdir] = (name, config)
-    pending = {
-        name: (config, workdir)
-        for workdir, (name, config) in longest.items()
-        if study.needs_training(config, workdir)
-    }
-    if side_by_side.worth_it(len(pending)):
-        print(f"\n== training {', '.join(pending)} side by side ==", flush=True)
-        study.ensure_backbones(pending, side_by_side=True)
+    # Trains only; the row loop then loads each backbone once.
+    study.train_backbones({name: (config, workdir) for workdir, (name, config) in longest.items()})
 
 
 def main(argv=None) -> int:

@@ -21,6 +21,7 @@ def no_training(monkeypatch):
 
     monkeypatch.setattr(study, "ensure_backbone", forbidden)
     monkeypatch.setattr(study, "ensure_backbones", forbidden)
+    monkeypatch.setattr(study, "train_backbones", forbidden)
     monkeypatch.setattr(study, "train_and_evaluate", forbidden)
     monkeypatch.setattr(side_by_side, "train_side_by_side", forbidden)
 
