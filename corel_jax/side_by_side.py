@@ -7,8 +7,11 @@ side by side, each in its own process pinned to its own cores (measured on a
 2-core AMD EPYC without AVX-512: 106 ms per step for one process on both
 cores; 165 ms per step for each of two processes on one core each, i.e. 83 ms
 per step of the pair). :func:`train_side_by_side` does that for the demo and
-the experiments: every run is exactly :func:`corel_jax.study.ensure_backbone`
-(same configs, checkpoints, resumption), only the schedule changes.
+the experiments (:func:`corel_jax.study.train_backbones`): every run is the
+function it names, called with the run's config and workdir in its own process
+(same configs, checkpoints, resumption), only the schedule changes. This module
+knows nothing of training: it schedules processes, pins them, collects their logs
+and shows their progress.
 
 Each worker is a fresh (spawned) Python process pinned to its cores before
 JAX starts; it writes its log to ``WORKDIR/train.log`` and its metrics to
@@ -20,6 +23,7 @@ interrupted parent (Ctrl-C) interrupts the workers, which save what
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import multiprocessing
@@ -76,11 +80,19 @@ def worth_it(num_runs: int) -> bool:
     return num_runs >= 2 and jax.default_backend() == "cpu" and len(available_cores()) >= 2
 
 
-def _worker(config_json: str, workdir: str, cores: list[int]) -> None:
-    """A worker's body: pin to ``cores``, then :func:`corel_jax.study.ensure_backbone`.
+def _resolve(target: str):
+    """``"package.module:function"`` -> the function (imported here)."""
+    module, sep, function = target.partition(":")
+    if not sep or not module or not function:
+        raise ValueError(f"target must be 'package.module:function'; got {target!r}.")
+    return getattr(importlib.import_module(module), function)
 
-    Runs in a spawned process before JAX is initialised there; its output goes
-    to ``workdir/train.log``.
+
+def _worker(target: str, config_json: str, workdir: str, cores: list[int]) -> None:
+    """A worker's body: pin to ``cores``, send the output to the log, then run ``target``.
+
+    Runs in a spawned process; ``target`` is imported only after the pinning
+    and the XLA flags are set, so JAX starts on the worker's cores.
     """
     os.sched_setaffinity(0, cores)
     if len(cores) == 1:
@@ -96,10 +108,7 @@ def _worker(config_json: str, workdir: str, cores: list[int]) -> None:
     logging.getLogger().setLevel(logging.WARNING)  # orbax / absl: warnings only
     logging.getLogger("corel_jax").setLevel(logging.INFO)
 
-    from corel_jax.config import TrainConfig
-    from corel_jax.study import ensure_backbone
-
-    ensure_backbone(TrainConfig.from_json(config_json), workdir)
+    _resolve(target)(config_json, workdir)
 
 
 def _last_step(workdir: Path) -> int:
@@ -184,15 +193,19 @@ def train_side_by_side(
     runs: Mapping[str, tuple[object, str | os.PathLike]],
     total_steps: Mapping[str, int],
     *,
+    target: str,
     poll_seconds: float = 1.0,
 ) -> None:
     """Trains ``runs`` at once, each in a worker process pinned to its own cores.
 
     Args:
-      runs: ``name -> (config, workdir)``, each what
-        :func:`corel_jax.study.ensure_backbone` takes; at most as many as the
-        cores this process may use.
+      runs: ``name -> (config, workdir)``; a config has ``to_json()``. At most
+        as many runs as the cores this process may use.
       total_steps: ``name -> `` the run's last step (for the progress display).
+      target: ``"package.module:function"``, the function each worker calls as
+        ``function(config_json, workdir)``; it writes ``workdir/metrics.jsonl``
+        rows with a ``step`` (for the progress display). Named, not passed, so
+        that the worker imports it (and JAX) only once pinned to its cores.
       poll_seconds: how often the display reads the runs' ``metrics.jsonl``.
 
     Raises:
@@ -200,6 +213,7 @@ def train_side_by_side(
         (``WORKDIR/train.log``). The other workers are finished first.
       KeyboardInterrupt: re-raised after the workers have stopped.
     """
+    _resolve(target)  # a wrong name fails here, not in every worker
     groups = core_groups(available_cores(), len(runs))
     context = multiprocessing.get_context("spawn")  # never fork a process that runs JAX
     procs = {}
@@ -207,7 +221,7 @@ def train_side_by_side(
         logger.info("training %s in a worker process on core(s) %s; log: %s", name,
                     ",".join(map(str, cores)), Path(workdir) / RUN_LOG)  # fmt: skip
         proc = context.Process(
-            target=_worker, args=(config.to_json(), str(workdir), cores), name=f"train-{name}"
+            target=_worker, args=(target, config.to_json(), str(workdir), cores), name=f"train-{name}"
         )
         proc.start()
         procs[name] = proc

@@ -151,7 +151,12 @@ def train_backbones(
             name: config.epochs * steps_per_epoch(config, workdir)
             for name, (config, workdir) in group.items()
         }
-        sbs.train_side_by_side(group, totals)
+        sbs.train_side_by_side(group, totals, target=f"{__name__}:_train_in_worker")
+
+
+def _train_in_worker(config_json: str, workdir: str) -> None:
+    """What each :mod:`corel_jax.side_by_side` worker runs: :func:`ensure_backbone`."""
+    ensure_backbone(TrainConfig.from_json(config_json), workdir)
 
 
 def ensure_backbones(

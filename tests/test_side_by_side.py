@@ -11,6 +11,8 @@ from flax import nnx
 from corel_jax import side_by_side, study
 from corel_jax.config import TrainConfig
 
+TRAIN = "corel_jax.study:_train_in_worker"  # what study.train_backbones runs in each worker
+
 
 def _config(**kw) -> TrainConfig:
     base = dict(dataset="digits", model="mlp", hidden=(32,), num_branches=4, branch_dim=2,
@@ -80,10 +82,19 @@ def test_side_by_side_trains_the_same_backbones_as_one_after_the_other(tmp_path)
     assert not any(study.needs_training(c, tmp_path / "together" / n) for n, c in configs.items())
 
 
+def test_a_target_that_is_not_module_colon_function_is_refused_before_any_worker(tmp_path):
+    runs = {"a": (_config(epochs=1), tmp_path / "a")}
+    with pytest.raises(ValueError, match="package.module:function"):
+        side_by_side.train_side_by_side(runs, {"a": 4}, target="corel_jax.study._train_in_worker")
+    with pytest.raises(AttributeError):
+        side_by_side.train_side_by_side(runs, {"a": 4}, target="corel_jax.study:no_such_function")
+    assert not (tmp_path / "a").exists()
+
+
 def test_a_failing_worker_is_reported_with_its_log(tmp_path):
     bad = _config(dataset="mnist", data_dir=str(tmp_path / "no-such-folder"))
     runs = {"good": (_config(epochs=1), tmp_path / "good"), "bad": (bad, tmp_path / "bad")}
     with pytest.raises(RuntimeError, match=r"bad \(exit code 1\)") as err:
-        side_by_side.train_side_by_side(runs, {"good": 4, "bad": 4})
+        side_by_side.train_side_by_side(runs, {"good": 4, "bad": 4}, target=TRAIN)
     assert "good (exit code" not in str(err.value)
     assert (tmp_path / "good" / "summary.json").is_file()  # the other worker finished
