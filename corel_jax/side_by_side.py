@@ -221,7 +221,9 @@ def train_side_by_side(
         logger.info("training %s in a worker process on core(s) %s; log: %s", name,
                     ",".join(map(str, cores)), Path(workdir) / RUN_LOG)  # fmt: skip
         proc = context.Process(
-            target=_worker, args=(target, config.to_json(), str(workdir), cores), name=f"train-{name}"
+            target=_worker,
+            args=(target, config.to_json(), str(workdir), cores),
+            name=f"train-{name}",
         )
         proc.start()
         procs[name] = proc

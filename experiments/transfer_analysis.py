@@ -242,13 +242,17 @@ def report(folder: str) -> str:
                  "|---|---:|---:|" + "---:|" * len(radii)]  # fmt: skip
         for r in finals:
             cells = [_f(r["ball"][f"{x:g}"]["unseen"]) for x in radii]
-            lines.append(f"| {direction(r)} | {r['lam']:g} | {r['epochs']} | " + " | ".join(cells) + " |")
+            lines.append(
+                f"| {direction(r)} | {r['lam']:g} | {r['epochs']} | " + " | ".join(cells) + " |"
+            )
         parts.append("Ball-count AUROC on the unseen classes by radius:\n\n" + "\n".join(lines))
         lines = ["| backbone | λ | score | seen classes: vs seen / vs unseen negatives | "
                  "unseen classes: vs seen / vs unseen negatives |", "|---|---:|---|---:|---:|"]  # fmt: skip
         for r in finals:
             for method, groups in r.get("negatives", {}).items():
-                cell = lambda g, groups=groups: f"{_f(groups[g]['vs_seen'])} / {_f(groups[g]['vs_unseen'])}"
+                cell = lambda g, groups=groups: (
+                    f"{_f(groups[g]['vs_seen'])} / {_f(groups[g]['vs_unseen'])}"
+                )
                 lines.append(f"| {direction(r)} | {r['lam']:g} | {method} | {cell('seen')} | "
                              f"{cell('unseen')} |")  # fmt: skip
         parts.append("AUROC by the negatives' group:\n\n" + "\n".join(lines))

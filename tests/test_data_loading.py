@@ -89,7 +89,9 @@ class TestErrors:
 
     def test_without_tensorflow_datasets(self, tmp_path, monkeypatch):
         monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import fails
-        with pytest.raises(data.DatasetNotAvailableError, match="tensorflow-datasets, which is not"):
+        with pytest.raises(
+            data.DatasetNotAvailableError, match="tensorflow-datasets, which is not"
+        ):
             data.load("cifar10", "train", data_dir=tmp_path, cache_dir=tmp_path)
         with pytest.raises(data.DatasetNotAvailableError, match=r'pip install "corel-jax\[data\]"'):
             data.prepare("cifar10", data_dir=tmp_path, cache_dir=tmp_path)

@@ -337,7 +337,10 @@ class TestPrepare:
         closed.close()  # nothing listens there any more: the connection is refused
         try:
             port = listening.getsockname()[1]
-            Builder.url_infos = {f"http://127.0.0.1:{port}/a.tgz": 1, f"http://127.0.0.1:{port}/b": 2}
+            Builder.url_infos = {
+                f"http://127.0.0.1:{port}/a.tgz": 1,
+                f"http://127.0.0.1:{port}/b": 2,
+            }
             assert tfds_reader.unreachable(Builder()) is None
             Builder.url_infos[f"http://127.0.0.1:{closed_port}/c"] = 3
             assert tfds_reader.unreachable(Builder()).startswith(
