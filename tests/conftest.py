@@ -9,13 +9,14 @@ cached ``pmap`` functions) are dropped and the freed heap is handed back to
 the system (``malloc_trim``), so that compiled programs do not pile up over
 the ~40 modules of the suite (peak under 3 GB). With ``COREL_TEST_MEMLOG=FILE``
 each module appends ``module, RSS at its end, RSS after the clean-up, peak
-RSS so far`` (MiB) to FILE.
+RSS so far`` (MiB) and the module's wall time (s) to FILE.
 """
 
 import ctypes
 import gc
 import os
 import sys
+import time
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -67,6 +68,7 @@ def _bound_memory_per_test():
 @pytest.fixture(autouse=True, scope="module")
 def _free_memory_between_modules(request):
     """Drops JAX's compiled programs after each module; logs the memory if asked."""
+    start = time.monotonic()
     yield
     before, _ = _rss_mib()
     _drop_compiled_programs()
@@ -74,7 +76,9 @@ def _free_memory_between_modules(request):
     if log:
         rss, peak = _rss_mib()
         with open(log, "a") as f:
-            f.write(f"{request.module.__name__},{before:.0f},{rss:.0f},{peak:.0f}\n")
+            f.write(
+                f"{request.module.__name__},{before:.0f},{rss:.0f},{peak:.0f},{time.monotonic() - start:.0f}\n"
+            )
 
 
 @pytest.fixture
