@@ -78,7 +78,9 @@ def load_backbone(
         config = TrainConfig.from_json((workdir / "config.json").read_text())
         split = data.load(config.dataset, "test", data_dir=config.data_dir)
         input_shape = split.images.shape[1:]
-    model = build_model(config, input_shape, rngs=nnx.Rngs(0))
+    # Shapes only (no initialisation: on a CPU, compiling the random initialisers of the
+    # paper's model takes ~10 s); every value comes from the checkpoint.
+    model = nnx.eval_shape(lambda: build_model(config, input_shape, rngs=nnx.Rngs(0)))
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     restored = checkpoint.restore(workdir, step)
 

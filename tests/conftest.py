@@ -10,16 +10,34 @@ the system (``malloc_trim``), so that compiled programs do not pile up over
 the ~40 modules of the suite (peak under 3 GB). With ``COREL_TEST_MEMLOG=FILE``
 each module appends ``module, RSS at its end, RSS after the clean-up, peak
 RSS so far`` (MiB) and the module's wall time (s) to FILE.
+
+Compilation: the suite compiles the same small programs many times (every test
+that trains the digits model compiles its step, its evaluation and its encoder;
+the clean-ups above drop them). JAX's persistent compilation cache, in a fresh
+temporary folder for each session (so every program is still compiled once per
+session) and shared with the processes the tests start (through the
+``JAX_COMPILATION_CACHE_DIR`` environment variable), turns the repeats into
+loads. ``COREL_TEST_COMPILATION_CACHE=0`` turns it off.
 """
 
+import atexit
 import ctypes
 import gc
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+if os.environ.get("COREL_TEST_COMPILATION_CACHE", "1") != "0":
+    _cache_dir = tempfile.mkdtemp(prefix="corel-jax-tests-xla-cache-")
+    atexit.register(shutil.rmtree, _cache_dir, ignore_errors=True)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _cache_dir
+    # every program, however quick to compile: the eager ops of a model's construction too
+    os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+    os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -210,7 +210,10 @@ def test_marking_when_all_none_or_unknown_classes_were_seen():
     assert nothing.group_mean("corel", seen=False) == pytest.approx(nothing.mean("corel"))
     assert "mean, unseen" not in oneclass.format_table(everything)  # no second group
     assert oneclass.format_table(nothing).splitlines()[2].startswith("| a | unseen |")
-    assert oneclass.format_table(unknown).splitlines()[0] == "| class | COREL ball count | latent Gaussian KDE |"
+    assert (
+        oneclass.format_table(unknown).splitlines()[0]
+        == "| class | COREL ball count | latent Gaussian KDE |"
+    )
     assert unknown.to_dict()["seen_classes"] is None
     assert "mean_seen" not in unknown.to_dict()["methods"]["corel"]
     with pytest.raises(ValueError, match="does not record which classes"):
