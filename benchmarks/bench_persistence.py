@@ -54,7 +54,11 @@ from corel_jax.persistence import rips_h0
 
 ON_GPU = jax.default_backend() in ("gpu", "cuda", "rocm")
 # The MST algorithms measured (Pallas only where it compiles to a kernel).
-ALGORITHMS = ["native", "matrix_free", "dense", "boruvka"] + (["pallas"] if ON_GPU else [])
+ALGORITHMS = (
+    ([] if ON_GPU else ["native"])
+    + ["matrix_free", "dense", "boruvka"]
+    + (["pallas"] if ON_GPU else [])
+)
 
 
 def have(module: str) -> bool:

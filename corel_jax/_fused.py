@@ -10,11 +10,16 @@ backward pass:
 
 * CPU: the C++ kernel (:func:`corel_jax._native.connectivity`), reading the
   branches of ``z`` in place, spread over XLA's thread pool;
-* CUDA/ROCm: the Pallas Prim kernel with the loss accumulated as vertices
-  join (:func:`corel_jax._pallas_prim.fused_connectivity`), one program per
-  branch, for batches of at most ``_pallas_prim.PRIM_MAX_POINTS`` codes;
-* elsewhere (TPU, or without the C++ kernel): the unfused path, i.e.
-  ``jax.value_and_grad`` of the loss written with ``rips_h0``.
+* elsewhere (CUDA, ROCm, TPU, or a CPU without the C++ kernel): the unfused
+  path, i.e. ``jax.value_and_grad`` of the loss written with ``rips_h0``
+  (on CUDA/ROCm through its Pallas Prim kernel).
+
+:func:`_pallas` is a fused GPU kernel (the Pallas Prim loop with the loss
+accumulated as vertices join, :func:`corel_jax._pallas_prim.fused_connectivity`),
+tested in interpret mode and compiled for sm_90 in the tests, but not
+routed to: on an NVIDIA H200 the paper's step took 228 us with it and
+145 us on the unfused path (its per-join update of an on-chip ``(N, D)``
+gradient block doubles the work of each Prim step).
 
 Values and gradients are those of the unfused path (tested against it): the
 loss is piecewise linear in the distances, so its gradient is the Danskin
@@ -94,9 +99,9 @@ def connectivity(
         loss, (gz, geta) = jax.value_and_grad(unfused, argnums=(0, 1))(z, eta)
         return loss, geta, gz
 
-    gpu = by_autodiff
-    if z.shape[0] <= _pallas_prim.PRIM_MAX_POINTS:
-        gpu = _pallas(num_branches, kind, p, interpret=False)
+    # On CUDA/ROCm the unfused loss runs rips_h0's Pallas Prim kernel and is
+    # faster than the fused kernel (``_pallas``): on an NVIDIA H200 the paper's
+    # step took 145 us against 228 us (docs/persistence_algorithms.md).
     cpu = by_autodiff
     if _native.AVAILABLE:
         cpu = lambda z, eta: _native.connectivity(z, eta, num_branches, kind, p)
@@ -111,7 +116,7 @@ def connectivity(
         return run
 
     def fused(z, eta):
-        branches = dict(cpu=cpu, cuda=gpu, rocm=gpu, default=by_autodiff)
+        branches = dict(cpu=cpu, default=by_autodiff)
         branches = {k: vary(v) for k, v in branches.items()}
         return lax.platform_dependent(z, eta, **branches)
 
@@ -119,7 +124,7 @@ def connectivity(
     def loss(z, eta):
         value = lambda z, eta: fused(z, eta)[0]
         # Without differentiation the default platforms skip the gradient.
-        return lax.platform_dependent(z, eta, cpu=value, cuda=value, rocm=value, default=unfused)
+        return lax.platform_dependent(z, eta, cpu=value, default=unfused)
 
     def loss_fwd(z, eta):
         value, deta, grad = fused(z, eta)

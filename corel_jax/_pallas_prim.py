@@ -64,10 +64,39 @@ def out_struct(shape: tuple[int, ...], dtype, *inputs: jax.Array) -> jax.ShapeDt
     return jax.ShapeDtypeStruct(shape, dtype, manual_axis_type=axes)
 
 
-def _compiler_params(big_n: int) -> plt.CompilerParams:
+# The kernels keep the padded (N, D) cloud in registers. ptxas (sm_90) spills
+# them to local memory past about 128 block elements per thread or beyond 64
+# columns: (2048, 16) with 8 warps and (256, 64) compile without spills,
+# (128, 128) with a 1,720-byte and (128, 1024), a batch of 95 Fashion-MNIST
+# images, with a 10,944-byte stack frame (docs/persistence_algorithms.md).
+MAX_BLOCK_WIDTH = 64
+MAX_BLOCK_ELEMENTS_PER_THREAD = 128
+
+
+def _num_warps(big_n: int) -> int:
     # ptxas (sm_90, d = 16): no register spills for the Prim kernel up to
     # N = 2,048 with 8 warps (16 warps cap the registers per thread at 128).
-    return plt.CompilerParams(num_warps=4 if big_n <= 256 else 8, num_stages=1)
+    return 4 if big_n <= 256 else 8
+
+
+def _compiler_params(big_n: int) -> plt.CompilerParams:
+    return plt.CompilerParams(num_warps=_num_warps(big_n), num_stages=1)
+
+
+def fits_on_chip(n: int, d: int, kind: str) -> bool:
+    """Whether a cloud of ``n`` points in ``d`` dims fits the kernels' register block.
+
+    ``prim_parent`` and ``fused_connectivity`` hold the padded ``(N, D)``
+    block (and the fused kernel its gradient) for the whole loop. Wider
+    clouds are better served by reading rows of a distance matrix from
+    memory (``prim_parent`` with ``kind="precomputed"``, whose block is one
+    row). Precomputed matrices always fit.
+    """
+    if kind == "precomputed":
+        return True
+    big_n, big_d = padded_shape(n, d, kind)
+    threads = 32 * _num_warps(big_n)
+    return big_d <= MAX_BLOCK_WIDTH and big_n * big_d <= MAX_BLOCK_ELEMENTS_PER_THREAD * threads
 
 
 def _pad(x: jax.Array, mask: jax.Array, kind: str) -> tuple[jax.Array, jax.Array]:

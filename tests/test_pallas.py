@@ -20,7 +20,7 @@ import pytest
 from scipy.spatial.distance import cdist
 from test_persistence import METRICS, scipy_deaths
 
-from corel_jax import _boruvka, _native, _pallas_prim, _pallas_search
+from corel_jax import _boruvka, _fused, _native, _pallas_prim, _pallas_search
 from corel_jax.loss import connectivity_loss
 from corel_jax.persistence import parse_metric, rips_h0
 
@@ -37,6 +37,52 @@ def export_for(platform: str, fn, *shapes) -> jax.export.Exported:
     return jax.export.export(jax.jit(fn), platforms=[platform], disabled_checks=[TRITON_CALL])(
         *specs
     )
+
+
+def capture_triton_ir(monkeypatch) -> list[str]:
+    """The Triton IR of every Pallas kernel lowered from now on (appended to the list)."""
+    from jax._src.pallas.triton import pallas_call_registration as registration
+
+    captured = []
+    lower = registration.lowering.lower_jaxpr_to_triton_module
+
+    def capture(*args, **kwargs):
+        result = lower(*args, **kwargs)
+        captured.append(result.module.operation.get_asm(enable_debug_info=False))
+        return result
+
+    monkeypatch.setattr(registration.lowering, "lower_jaxpr_to_triton_module", capture)
+    return captured
+
+
+def compile_for_sm90(irs: list[str], warps: list[int], tmp_path) -> list[str]:
+    """Compiles Triton IR to sm_90 cubins; returns ptxas' resource report of each.
+
+    In a fresh process: Triton's LLVM next to jaxlib's (and torch's, when an
+    earlier test imported it) in one process can crash the interpreter.
+    """
+    script = (
+        "import os, subprocess, sys, triton\n"
+        "from triton.backends.compiler import GPUTarget\n"
+        "ptxas = os.path.join(os.path.dirname(triton.__file__), 'backends/nvidia/bin/ptxas')\n"
+        "for path, warps in zip(sys.argv[1::2], sys.argv[2::2]):\n"
+        "    kernel = triton.compile(path, target=GPUTarget('cuda', 90, 32),\n"
+        "                            options={'num_warps': int(warps), 'num_stages': 1})\n"
+        "    assert kernel.asm['cubin'], path\n"
+        "    open(path + '.ptx', 'w').write(kernel.asm['ptx'])\n"
+        "    out = subprocess.run([ptxas, '-v', '--gpu-name', 'sm_90a', path + '.ptx',\n"
+        "                          '-o', os.devnull], capture_output=True, text=True, check=True)\n"
+        "    print('REPORT', ' '.join(out.stderr.split()))\n"
+    )
+    args = []
+    for i, (ir, w) in enumerate(zip(irs, warps, strict=True)):
+        path = tmp_path / f"kernel{i}.ttir"
+        path.write_text(ir)
+        args += [str(path), str(w)]
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [line for line in done.stdout.splitlines() if line.startswith("REPORT")]
 
 
 def tie_clouds(rng, metric) -> tuple[np.ndarray, np.ndarray]:
@@ -95,6 +141,31 @@ class TestPrimKernel:
         np.testing.assert_allclose(g, grad(x, "auto"))
 
 
+class TestWideClouds:
+    """Clouds wider than the register block: rows of an XLA distance matrix feed the kernel."""
+
+    def test_the_register_block_rule(self):
+        fits = lambda n, d: _pallas_prim.fits_on_chip(n, d, "l2")
+        # Measured with ptxas for sm_90 (the test below compiles three of these).
+        assert fits(100, 10) and fits(2048, 16) and fits(256, 64)
+        assert not fits(95, 784) and not fits(128, 128) and not fits(2048, 32)
+        assert _pallas_prim.fits_on_chip(2048, 2048, "precomputed")
+
+    @pytest.mark.parametrize("metric,kw", [METRICS[0], METRICS[1], METRICS[3]])
+    def test_wide_clouds_match_scipy_and_the_prim_tree(self, rng, metric, kw):
+        x = rng.normal(size=(40, 100)).astype(np.float32)
+        assert not _pallas_prim.fits_on_chip(40, 100, parse_metric(metric)[0])
+        res = jrips(x, metric=metric, algorithm="pallas")
+        ref = scipy_deaths(cdist(x.astype(np.float64), x.astype(np.float64), **kw))
+        np.testing.assert_allclose(res.deaths, ref, rtol=2e-6)
+        np.testing.assert_array_equal(res.edges, jrips(x, metric=metric, algorithm=PRIM[-1]).edges)
+        w = jnp.asarray(rng.normal(size=(39,)).astype(np.float32))
+        grad = lambda alg: jax.grad(
+            lambda x: jnp.sum(w * rips_h0(x, metric=metric, algorithm=alg).deaths)
+        )(x)
+        np.testing.assert_allclose(grad("pallas"), grad(PRIM[-1]), rtol=1e-6, atol=1e-7)
+
+
 class TestTiledSearchKernel:
     @pytest.mark.parametrize("metric", ["l1", "l2", "linf", 3.0, "precomputed"])
     def test_equals_the_xla_search(self, rng, metric):
@@ -139,56 +210,63 @@ class TestGpuLowering:
             exp = export_for(platform, fn, (shape, jnp.float32), ((16, n), jnp.bool_))
             assert "__gpu$xla.gpu.triton" in exp.mlir_module()
 
+    def test_auto_takes_the_xla_boruvka_above_the_measured_switch(self):
+        from corel_jax import persistence
+
+        n = persistence.GPU_PRIM_MAX_POINTS + 1
+        fn = lambda alg: lambda x: rips_h0(x, metric="l2", algorithm=alg).deaths
+        auto = export_for("cuda", fn("auto"), ((n, 16), jnp.float32)).mlir_module()
+        pallas = export_for("cuda", fn("pallas"), ((n, 16), jnp.float32)).mlir_module()
+        assert "__gpu$xla.gpu.triton" not in auto and "__gpu$xla.gpu.triton" in pallas
+
     def test_large_cloud_path_lowers(self, monkeypatch):
         monkeypatch.setattr(_pallas_prim, "PRIM_MAX_POINTS", 64)
         fn = lambda x: rips_h0(x, metric="l2", algorithm="pallas").deaths
         exp = export_for("cuda", fn, ((200, 16), jnp.float32))
         assert "_search_kernel" in exp.mlir_module()
 
-    def test_fused_loss_and_gradient_lower(self):
+    def test_the_loss_lowers_to_the_prim_kernel_and_the_fused_one_lowers_too(self):
+        # The loss takes the unfused path over the Prim kernel on a GPU (measured faster).
         fn = jax.value_and_grad(lambda z: connectivity_loss(z, num_branches=16))
-        exp = export_for("cuda", fn, ((100, 160), jnp.float32))
+        module = export_for("cuda", fn, ((100, 160), jnp.float32)).mlir_module()
+        assert "_parent_kernel" in module and "_fused_kernel" not in module
+        kernel = _fused._pallas(16, "l1", 0.0, interpret=False)
+        exp = export_for("cuda", kernel, ((100, 160), jnp.float32), ((), jnp.float32))
         assert "_fused_kernel" in exp.mlir_module()
 
-    def test_triton_compiles_the_kernels_for_sm90(self, monkeypatch, tmp_path):
-        """Compiles the captured Triton IR to a cubin with the ``triton`` package."""
+    def test_the_chosen_kernels_compile_without_register_spills(self, monkeypatch, tmp_path):
+        """ptxas (sm_90) finds no spills in the kernels of the paper's batch (the loss
+        and the fused kernel, 16 branches of 100 x 10 codes), a 2,048-point cloud, and a
+        TopoAE batch of 95 Fashion-MNIST images in data space (784 dims: rows of a
+        distance matrix)."""
         if importlib.util.find_spec("triton") is None:
             pytest.skip("triton is not installed")
-        from jax._src.pallas.triton import pallas_call_registration as registration
+        captured = capture_triton_ir(monkeypatch)
+        loss = jax.value_and_grad(lambda z: connectivity_loss(z, num_branches=16))
+        export_for("cuda", loss, ((100, 160), jnp.float32))
+        kernel = _fused._pallas(16, "l1", 0.0, interpret=False)
+        export_for("cuda", kernel, ((100, 160), jnp.float32), ((), jnp.float32))
+        rips = lambda x: rips_h0(x, metric="l2", algorithm="pallas").deaths
+        export_for("cuda", rips, ((2048, 16), jnp.float32))
+        export_for("cuda", rips, ((95, 784), jnp.float32))
+        warps = [_pallas_prim._num_warps(n) for n in (128, 128, 2048, 128)]
+        reports = compile_for_sm90(captured, warps, tmp_path)
+        names = ["loss (100, 160)", "fused (100, 160)", "(2048, 16)", "(95, 784)"]
+        for name, report in zip(names, reports, strict=True):
+            assert "0 bytes spill stores, 0 bytes spill loads" in report, (name, report)
 
-        captured = []
-        lower = registration.lowering.lower_jaxpr_to_triton_module
-
-        def capture(*args, **kwargs):
-            result = lower(*args, **kwargs)
-            captured.append(result.module.operation.get_asm(enable_debug_info=False))
-            return result
-
-        monkeypatch.setattr(registration.lowering, "lower_jaxpr_to_triton_module", capture)
+    def test_triton_compiles_the_kernels_for_sm90(self, monkeypatch, tmp_path):
+        """Compiles the captured Triton IR of every kernel to a cubin with ``triton``."""
+        if importlib.util.find_spec("triton") is None:
+            pytest.skip("triton is not installed")
+        captured = capture_triton_ir(monkeypatch)
         monkeypatch.setattr(_pallas_prim, "PRIM_MAX_POINTS", 64)
-        loss = jax.value_and_grad(lambda z: connectivity_loss(z, num_branches=4))
-        export_for("cuda", loss, ((64, 40), jnp.float32))
+        kernel = _fused._pallas(4, "l1", 0.0, interpret=False)
+        export_for("cuda", kernel, ((64, 40), jnp.float32), ((), jnp.float32))
         export_for("cuda", lambda x: rips_h0(x, algorithm="pallas").deaths, ((60, 8), jnp.float32))
         export_for("cuda", lambda x: rips_h0(x, algorithm="pallas").deaths, ((100, 8), jnp.float32))
         names = {ir.split("{")[0] for ir in captured}
         assert names == {
             f"module @{k} " for k in ("_fused_kernel", "_parent_kernel", "_search_kernel")
         }
-        # Compiled in a fresh process: Triton's LLVM next to jaxlib's (and torch's, when an
-        # earlier test imported it) in one process can crash the interpreter.
-        script = (
-            "import sys, triton\n"
-            "from triton.backends.compiler import GPUTarget\n"
-            "for path in sys.argv[1:]:\n"
-            "    kernel = triton.compile(path, target=GPUTarget('cuda', 90, 32),\n"
-            "                            options={'num_warps': 4})\n"
-            "    assert kernel.asm['cubin'], path\n"
-        )
-        paths = []
-        for i, ir in enumerate(captured):
-            path = tmp_path / f"kernel{i}.ttir"
-            path.write_text(ir)
-            paths.append(str(path))
-        done = subprocess.run([sys.executable, "-c", script, *paths], capture_output=True,
-                              text=True, timeout=600)  # fmt: skip
-        assert done.returncode == 0, done.stderr[-3000:]
+        assert len(compile_for_sm90(captured, [4] * len(captured), tmp_path)) == len(captured)

@@ -148,6 +148,17 @@ class TestDeaths:
         np.testing.assert_allclose(res.deaths, scipy_deaths(dist.astype(np.float64)), rtol=1e-6)
         np.testing.assert_array_equal(res.edges, rips_h0(x.astype(np.float32)).edges)
 
+    @pytest.mark.parametrize("algorithm", ALGORITHMS + ["boruvka", "pallas"])
+    def test_precomputed_reads_the_upper_triangle_only(self, rng, algorithm):
+        x = rng.normal(size=(30, 3))
+        dist = cdist(x, x)
+        garbled = dist.copy()
+        lower = np.tril_indices(30)  # the diagonal too
+        garbled[lower] = rng.uniform(-1.0, 0.01, size=len(lower[0]))
+        res = rips_h0(garbled.astype(np.float32), metric="precomputed", algorithm=algorithm)
+        np.testing.assert_allclose(res.deaths, scipy_deaths(dist), rtol=1e-6)
+        assert {tuple(map(int, e)) for e in np.asarray(res.edges)} == scipy_mst_edges(dist)
+
     def test_unique_mst_edges_match_scipy(self, rng):
         x = rng.normal(size=(70, 3))
         dist = cdist(x, x)

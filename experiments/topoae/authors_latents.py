@@ -78,11 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     table = report.markdown(
         rows,
         title="TopoAE: our measures of the authors' released latents",
-        source=f"Made by `{command}` on {report.MACHINE}. No data MSE: no reconstructions were released.",
+        source=f"Made by `{command}` on {report.machine()}. No data MSE: no reconstructions were released.",
         references=[],
         published=False,
     )
-    report.write(args.out, {"machine": report.MACHINE, "rows": rows}, table)
+    report.write(args.out, {"machine": report.machine(), "rows": rows}, table)
     print(table)
     return 0
 

@@ -137,10 +137,10 @@ def main(argv: list[str] | None = None) -> int:
                 rows_so_far,
                 title="TopoAE baselines: our runs",
                 source=f"Made by `{report.command('experiments.topoae.baselines', argv)}` "
-                f"(the last run) on {report.MACHINE}.",
+                f"(the last run) on {report.machine()}.",
                 references=report.load_rows(Path(paper.AUTHORS_LATENTS_FILE)),
             )
-            report.write(args.out, {"machine": report.MACHINE, "rows": rows_so_far}, table)
+            report.write(args.out, {"machine": report.machine(), "rows": rows_so_far}, table)
             print(json.dumps({k: rows[-1][k] for k in ("dataset", "method", "metrics")}, indent=1))
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
     return 0

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         title="The TopoAE table: ours next to the references",
         source=f"Collected by `{report.command('experiments.topoae.collect', argv)}` from "
         "baselines.json and autoencoders.json; runs on "
-        f"{report.MACHINE}. Notes under each table say how each row was made.",
+        f"{report.machine()}. Notes under each table say how each row was made.",
         references=report.load_rows(Path(paper.AUTHORS_LATENTS_FILE)),
     )
     table += "\n" + differences(ours, report.load_rows(Path(paper.AUTHORS_LATENTS_FILE)))

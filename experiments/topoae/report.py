@@ -22,7 +22,13 @@ HEADERS = {
 }
 
 
-MACHINE = f"{platform.machine()} CPU, no GPU"
+def machine() -> str:
+    """Where this process computes: the CPU's architecture and JAX's accelerator, if any."""
+    import jax
+
+    device = jax.devices()[0]
+    accelerator = "no GPU" if device.platform == "cpu" else f"{device.device_kind} GPU"
+    return f"{platform.machine()} CPU, {accelerator}"
 
 
 def command(module: str, argv: list[str] | None) -> str:

@@ -152,7 +152,11 @@ def run_method(
         f"{config.epochs} epochs run (paper: at most {row_module(row).MAX_EPOCHS}); "
         f"best validation epoch {best + 1}, early stopping would have stopped after epoch "
         f"{stopped + 1}; "
-        + ("resumed a finished run" if resume else f"trained in {train_seconds:.0f} s")
+        + (
+            "resumed a finished run"
+            if resume
+            else f"trained in {train_seconds:.0f} s on {report.machine()}"
+        )
         + f" (seed {seed})"
     )
     logger.info("%s/%s: %s", row, method, note)
@@ -160,6 +164,7 @@ def run_method(
         "dataset": row,
         "method": method,
         "label": "ours",
+        "machine": report.machine(),
         "params": config.to_dict(),
         "n_eval": len(x),
         "train_seconds": train_seconds,
@@ -223,10 +228,10 @@ def main(argv: list[str] | None = None) -> int:
             rows,
             title="TopoAE table: our autoencoders",
             source=f"Made by `{report.command('experiments.topoae.run', argv)}` (the last run) "
-            f"on {report.MACHINE}.",
+            f"on {report.machine()}.",
             references=report.load_rows(Path(paper.AUTHORS_LATENTS_FILE)),
         )
-        report.write(args.out, {"machine": report.MACHINE, "rows": rows}, table)
+        report.write(args.out, {"machine": report.machine(), "rows": rows}, table)
         print(json.dumps({k: row[k] for k in ("dataset", "method", "metrics", "note")}, indent=1))
     return 0
 
