@@ -156,20 +156,24 @@ class TrainConfig:
     def continues(self, saved: TrainConfig) -> bool:
         """Whether a run of ``saved`` may continue with this config, and if so whether it extends.
 
+        ``keep_checkpoints`` (how many checkpoints are kept on disk) may
+        change too: it does not change what is trained.
+
         Returns:
-          False for an equal config (a resume), True when only ``epochs``
-          differs and is larger (an extension).
+          False for a resume (an equal config, up to ``keep_checkpoints``),
+          True when ``epochs`` is larger (an extension).
 
         Raises:
           ValueError: any other difference (the message names the fields).
         """
         diff = saved.differences(self)
-        if diff and not (set(diff) == {"epochs"} and self.epochs > saved.epochs):
+        changed = set(diff) - {"keep_checkpoints"}
+        if changed and not (changed == {"epochs"} and self.epochs > saved.epochs):
             raise ValueError(
                 f"the config differs from the saved one (field: (saved, given)): {diff}. Only a "
-                "larger number of epochs may change (it extends the run)."
+                "larger number of epochs (it extends the run) and keep_checkpoints may change."
             )
-        return bool(diff)
+        return "epochs" in changed
 
     def differences(self, other: TrainConfig) -> dict[str, tuple[Any, Any]]:
         """``{field: (self's value, other's value)}`` for every field that differs."""

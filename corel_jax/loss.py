@@ -99,9 +99,10 @@ def connectivity_loss(
 
     (a sum over deaths, not divided by ``B``; the essential class is not used).
 
-    On a CPU with the C++ kernel built, and on CUDA/ROCm, the loss and its
-    gradient come from one fused kernel call per batch (the gradient is kept
-    for the backward pass through a ``jax.custom_vjp``); elsewhere it is
+    On a CPU with the C++ kernel built, the loss and its gradient come from
+    one fused kernel call per batch (the gradient is kept for the backward
+    pass through a ``jax.custom_vjp``); elsewhere (on CUDA/ROCm through the
+    Pallas Prim kernel, measured faster there than a fused kernel) it is
     computed through :func:`corel_jax.persistence.rips_h0`. Both give the
     same values and gradients; differentiable in ``z`` and ``eta`` (reverse
     mode).

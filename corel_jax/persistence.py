@@ -43,8 +43,8 @@ CPU without it (XLA:CPU)        ``d <= 32`` or          ``matrix_free``
                                 ``n > 8192``
 CPU without it (XLA:CPU)        ``d > 32``,             ``dense``
                                 ``n <= 8192``
-CUDA, ROCm                      ``<= 2048``             ``pallas`` (Prim)
-CUDA, ROCm                      ``> 2048``              ``pallas`` (Borůvka)
+CUDA, ROCm                      ``<= 256``              ``pallas`` (Prim)
+CUDA, ROCm                      ``> 256``               ``boruvka``
 TPU                             any                     ``boruvka``
 ==============================  ======================  =====================
 
@@ -52,11 +52,14 @@ The CPU rows are measured (``benchmarks/bench_persistence.py``; numbers in
 ``docs/persistence_algorithms.md`` and the README): ``native`` is the fastest
 at every size measured (n = 100 to 20,000), and on XLA:CPU the Prim loop
 beats Borůvka at every size, because Borůvka's first round alone computes
-all ``n^2 d`` distance terms, as many as the whole Prim loop. The GPU and
-TPU rows are not measured (no GPU or TPU was lent to this project's
-sessions): the 2,048-point switch is the largest cloud the one-program Prim
-kernel holds without register spills, and TPU takes Borůvka because Prim's
-``n - 1`` sequential steps are launch-bound on accelerators.
+all ``n^2 d`` distance terms, as many as the whole Prim loop. The GPU rows
+were measured on an NVIDIA H200 at n = 100, 1,000, 4,000 and 20,000 (the
+Prim kernel fastest at 100, the XLA Borůvka at the other three); the switch
+at 256 points is interpolated between 100 and 1,000. The TPU row is not
+measured (no TPU was lent): Prim's ``n - 1`` sequential steps are
+launch-bound on accelerators. Clouds wider than the Prim kernel's register
+block (``_pallas_prim.fits_on_chip``; e.g. images) feed it rows of an XLA
+distance matrix instead.
 
 The Prim implementations build the same tree (same tie rule: the root is the
 first real vertex, the first minimiser joins, and a tie never replaces a
@@ -151,7 +154,7 @@ def _xla_choice(n: int, d: int, kind: str) -> str:
 
 # "auto" on CUDA/ROCm: the Pallas Prim kernel up to this many points, the XLA
 # Borůvka above. Measured on an NVIDIA H200 (single clouds, 16 dims): the
-# kernel 2.5x faster at n = 100, Borůvka 1.9x faster at n = 1,000 and 1.1x to
+# kernel 2.5x faster at n = 100, Borůvka 1.8x faster at n = 1,000 and 1.1x to
 # 1.2x faster than the Pallas Borůvka at 4,000 and 20,000. The switch between
 # 100 and 1,000 is interpolated from those two sizes, not measured.
 GPU_PRIM_MAX_POINTS = 256

@@ -103,6 +103,9 @@ def test_continues_a_saved_run():
     saved = TrainConfig(epochs=5)
     assert saved.continues(saved) is False  # a resume
     assert TrainConfig(epochs=8).continues(saved) is True  # an extension
+    kept = dataclasses.replace(saved, keep_checkpoints=saved.keep_checkpoints + 5)
+    assert kept.continues(saved) is False  # retention is not training
+    assert dataclasses.replace(kept, epochs=8).continues(saved) is True
     with pytest.raises(ValueError, match=r"'epochs': \(5, 3\)"):
         TrainConfig(epochs=3).continues(saved)
     with pytest.raises(ValueError, match=r"'lam': \(20.0, 1.0\)"):

@@ -96,3 +96,15 @@ def test_collect_compares_ablation_settings(tmp_path):
         "| lambda | lam=0 | 120 | corel 0.600 | 0.500 | +0.100 |",
         "| lambda | lam=1 | 120 | corel 0.600 | - | - |",
     ]
+
+
+def test_early_stopping_emulation_finds_where_the_authors_code_stops():
+    from experiments.topoae.run import early_stopping
+
+    # the best epoch (index 2) then `patience` epochs without a lower loss: stops at 5,
+    # and the later, lower loss is never seen
+    assert early_stopping([5.0, 4.0, 3.0, 3.5, 3.2, 3.1, 1.0], patience=3) == (2, 5)
+    # an equal loss is no improvement
+    assert early_stopping([5.0, 3.0, 3.0, 3.0, 3.0], patience=3) == (1, 4)
+    # never triggered: the best epoch, and the last epoch that ran
+    assert early_stopping([5.0, 4.0, 4.5, 4.2, 3.9], patience=3) == (4, 4)

@@ -14,8 +14,11 @@ so that its weight per MST edge matches TopoAE's); it is not tuned.
 Published numbers: not retrievable here (``PUBLISHED`` is None); the
 reference is our measure of the authors' released test latents.
 
-Run:     python -m experiments.topoae.run --row fashion_mnist --epochs 10
+Run:     python -m experiments.topoae.run --row fashion_mnist --methods topoae --epochs 100
 Collect: python -m experiments.topoae.collect
+(An epoch takes about 20-25 s per method on one core of a 2-core x86-64 CPU. Fewer
+epochs than 100 give the same result when early stopping stops before the last
+one: the results note where it stopped.)
 """
 
 from corel_jax.config import TrainConfig

@@ -150,13 +150,14 @@ def run_method(
                             labels=test.labels)  # fmt: skip
     note = (
         f"{config.epochs} epochs run (paper: at most {row_module(row).MAX_EPOCHS}); "
-        f"best validation epoch {best + 1}, early stopping would have stopped after epoch "
-        f"{stopped + 1}; "
+        f"best validation epoch {best + 1}, "
         + (
-            "resumed a finished run"
-            if resume
-            else f"trained in {train_seconds:.0f} s on {report.machine()}"
+            f"early stopping would have stopped after epoch {stopped + 1}; "
+            if stopped - best >= patience
+            else f"early stopping had not stopped by the last epoch ({stopped + 1}); "
         )
+        + ("resumed an earlier run, then " if resume else "")
+        + f"trained for {train_seconds:.0f} s on {report.machine()}"
         + f" (seed {seed})"
     )
     logger.info("%s/%s: %s", row, method, note)
