@@ -10,7 +10,9 @@ experiments.topoae.authors_latents) and writes
   paper's published numbers (not retrievable here: n/a, never guessed) and
   our measures of the test latents the authors released (one run);
 * experiments/topoae/results/latents_<dataset>.png: one panel per method,
-  the test set's 2-D codes coloured by label, like the paper's figure.
+  the test set's 2-D codes coloured by label, like the paper's figure (each
+  panel spans the central 99.6 % of its codes; its title counts the points
+  outside).
 
 Usage:
   python -m experiments.topoae.collect
@@ -62,6 +64,14 @@ def differences(ours: list[dict], references: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def view_limits(z: np.ndarray, tail: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """Axis limits of a panel: the central ``100 - 2 * tail`` % of each coordinate plus a
+    10 % margin, so a few far outliers do not shrink the rest to a dot."""
+    lo, hi = np.percentile(z, [tail, 100 - tail], axis=0)
+    margin = 0.1 * np.maximum(hi - lo, 1e-12)
+    return lo - margin, hi + margin
+
+
 def figure(dataset: str, out: Path) -> list[str]:
     """Draws the latents of ``dataset`` (one panel per method that has them); returns them."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -81,7 +91,11 @@ def figure(dataset: str, out: Path) -> list[str]:
             z, labels = z[order], labels[order]
         ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab20" if dataset == "spheres" else "tab10",
                    s=2, linewidths=0, rasterized=True)  # fmt: skip
-        ax.set_title(TITLES[method], fontsize=10)
+        lo, hi = view_limits(z)
+        outside = int(np.sum(np.any((z < lo) | (z > hi), axis=1)))
+        ax.set_xlim(lo[0], hi[0])
+        ax.set_ylim(lo[1], hi[1])
+        ax.set_title(TITLES[method] + (f" ({outside} outside)" if outside else ""), fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"{dataset}: test-set latents", fontsize=10)
