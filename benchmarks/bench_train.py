@@ -125,7 +125,7 @@ def main() -> None:
     ]
     for r in rows:
         lines.append(
-            f"| {r['lam']:g} | {r['seconds_per_step'] * 1e3:.1f} | {r['examples_per_s']:.0f} "
+            f"| {r['lam']:g} | {r['seconds_per_step'] * 1e3:.3g} | {r['examples_per_s']:.0f} "
             f"| {r['compile_seconds']:.1f} |"
         )
     lines += [
@@ -143,7 +143,12 @@ def main() -> None:
         }
         lines.append(
             f"Projected 50 epochs x 50,000 examples ({FULL_RUN_STEPS} steps) at lambda=20: "
-            f"{seconds / 3600:.2f} h ({seconds / 60:.0f} min) on this device."
+            + (
+                f"{seconds / 3600:.2f} h ({seconds / 60:.0f} min)"
+                if seconds >= 600
+                else f"{seconds:.0f} s"
+            )
+            + " on this device."
         )
     table = "\n".join(lines)
     print(table)
