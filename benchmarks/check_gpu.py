@@ -10,8 +10,8 @@ GPU computes with an independent reference computed on the host:
   l1 metric (and l2, linf for the Pallas kernels), n from 7 to 10,000, and
   on clouds of images (784 dims);
 * ``rips_h0`` gradients on the GPU against the same function on the host CPU;
-* the fused connectivity loss (one Pallas kernel for value and gradient, up to
-  2,048 codes; the unfused path above) against the unfused loss on the CPU;
+* the connectivity loss (on a GPU the unfused loss over the Pallas Prim
+  kernel) against the same loss on the CPU;
 * the TopoAE signature loss and the H0 diagram distances, GPU against CPU.
 
 Prints one line per check and a summary; writes JSON with ``--out``; exits 1
@@ -162,7 +162,7 @@ def main() -> int:
 
         checks.run(f"rips_h0 gradient n={n} l2 {alg} (GPU vs CPU)", grad_err, 1e-5)
 
-    # -- the fused connectivity loss, GPU (fused kernel) against the CPU's unfused loss
+    # -- the connectivity loss, GPU against CPU
     for b, metric in [(100, "l1"), (100, "l2"), (1000, "l1"), (2048, "l1"), (2049, "l1")]:
         z = rng.normal(scale=0.5, size=(b, 160)).astype(np.float32)
         vg = jax.jit(
