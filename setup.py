@@ -41,8 +41,8 @@ if sysconfig.get_platform().startswith("macosx"):
 setup(
     ext_modules=[
         Extension(
-            "corel_jax._native._prim_cpu",
-            sources=["corel_jax/_native/prim_cpu.cc"],
+            "corel_jax.persistence._native._prim_cpu",
+            sources=["corel_jax/persistence/_native/prim_cpu.cc"],
             language="c++",
             extra_compile_args=compile_args,
         )

@@ -11,7 +11,7 @@ squared=False)`` here:
 * corel_jax: one ``jax.jit``-compiled step per dispatch (the nnx model and
   optimiser state raveled into one vector), and the same step 100 times
   per dispatch under ``lax.scan``;
-* corel_jax's trainer (``corel_jax.train``'s pmapped ``lax.scan`` chunk of
+* corel_jax's trainer (``corel_jax.training.train``'s pmapped ``lax.scan`` chunk of
   ``train_step``, ``TrainConfig(topo="topoae", model="spheres_mlp")``): what
   ``corel-jax train`` runs, with the authors' term (squared, learnable latent
   scale), 100 steps per dispatch;
@@ -48,9 +48,9 @@ from _results import write_results
 from flax import nnx
 from jax.flatten_util import ravel_pytree
 
+from corel_jax.data.spheres import make_spheres, split_spheres
 from corel_jax.loss import signature_loss
-from corel_jax.spheres import make_spheres, split_spheres
-from corel_jax.topoae_models import SpheresAutoencoder
+from corel_jax.models.topoae import SpheresAutoencoder
 
 BATCH = 28
 LR = 0.000272683866289072
@@ -125,10 +125,10 @@ def jax_step_functions(data: np.ndarray) -> dict[str, Callable[[], object]]:
 
 
 def trainer_chunk_function(data: np.ndarray) -> Callable[[], object]:
-    """``corel_jax.train``'s chunk of ``SCAN_STEPS`` TopoAE steps, as ``corel-jax train`` runs it."""
-    from corel_jax import train
-    from corel_jax.config import TrainConfig
-    from corel_jax.parallel import replicate
+    """``corel_jax.training.train``'s chunk of ``SCAN_STEPS`` TopoAE steps, as ``corel-jax train`` runs it."""
+    from corel_jax.training import train
+    from corel_jax.training.config import TrainConfig
+    from corel_jax.training.parallel import replicate
 
     config = TrainConfig(
         dataset="spheres", model="spheres_mlp", topo="topoae", lam=LAM, num_branches=1,
@@ -257,7 +257,7 @@ def main() -> None:
         ("training step, 1 step / dispatch", "step/corel_jax", "step"),
         (f"training step, {SCAN_STEPS} steps / dispatch (lax.scan)", "step/corel_jax scan", "step"),
         (
-            f"training step, corel_jax.train (TopoAE term of the authors' code), {SCAN_STEPS} "
+            f"training step, corel_jax.training.train (TopoAE term of the authors' code), {SCAN_STEPS} "
             "steps / dispatch",
             "step/corel_jax trainer",
             "step",

@@ -2,7 +2,7 @@
 
 The paper's branch autoencoder on 32x32x3 inputs (random uint8 data), batch
 100, 16 x 10 branches, Adam, on one device: examples/s of
-``corel_jax.train``'s own jitted chunk function (``steps_per_dispatch`` steps
+``corel_jax.training.train``'s own jitted chunk function (``steps_per_dispatch`` steps
 per dispatch), for lambda = 20 and lambda = 0 in the same run. Both chunk
 functions are compiled first (compilation excluded), then the repeats of the
 two are interleaved, so a change of machine load hits both alike; the median
@@ -28,9 +28,10 @@ import jax
 import numpy as np
 from _results import write_results
 
-from corel_jax import train as T
-from corel_jax.config import TrainConfig
-from corel_jax.parallel import replicate
+from corel_jax.training import train as T
+from corel_jax.training.config import TrainConfig
+from corel_jax.training.parallel import replicate
+from corel_jax.training.state import create_train_state
 
 INPUT_SHAPE = (32, 32, 3)
 FULL_RUN_STEPS = 50 * (50_000 // 100)
@@ -41,7 +42,7 @@ def build(lam: float, chunk: int) -> dict:
     config = TrainConfig(lam=lam, steps_per_dispatch=chunk, devices=1)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(chunk * config.batch_size, *INPUT_SHAPE), dtype=np.uint8)
-    _, state = T.create_train_state(config, INPUT_SHAPE, jax.random.key(0))
+    _, state = create_train_state(config, INPUT_SHAPE, jax.random.key(0))
     devices = jax.local_devices()[:1]
     run = {
         "lam": lam,

@@ -1,15 +1,17 @@
 """corel_jax: fast, differentiable 0-dim persistent homology and COREL in JAX.
 
-The top-level package re-exports the persistence core and the losses. The
-other modules are imported explicitly, e.g. ``from corel_jax import models``,
-so that ``import corel_jax`` stays light. From the bottom up:
+The top-level package re-exports the persistence core, the losses and the
+diagram distances. The other packages are imported explicitly, e.g.
+``from corel_jax import models``, so that ``import corel_jax`` stays light.
+The package is grouped by layer; each imports only the layers below it:
 
-* ``persistence``, ``loss``: 0-dim persistence and the connectivity loss;
+* ``persistence``: 0-dim persistence (its backends are private modules inside it);
+* ``loss``, ``diagrams``, ``embedding_metrics``: losses and measures on top of it;
+  ``plots``: figures;
 * ``models``: the autoencoders; ``data``: the datasets;
-* ``config``, ``checkpoint``, ``parallel``, ``progress``, ``backbone`` and
-  ``train``: training, one concept per module;
-* ``oneclass``: the one-class protocol; ``plots``: figures;
-* ``published``: the paper's numbers; ``study``, ``demo``: the pipeline;
+* ``training``: config, objectives, the step, the loop, checkpoints, backbones;
+* ``oneclass``: the one-class protocol and its baselines;
+* ``paper``: the published numbers and the demo;
 * ``commands``: the ``corel-jax`` command line (the library never imports it).
 
 The method itself is described in ``docs/method.md``.

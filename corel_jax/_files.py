@@ -11,7 +11,7 @@ from typing import BinaryIO
 __all__ = ["RUN_LOG", "atomic_write", "check_directory"]
 
 # A run's log, written into its work directory by whoever launched it
-# (:mod:`corel_jax.side_by_side`'s workers); a new run may start beside it.
+# (:mod:`corel_jax.training.workers`'s workers); a new run may start beside it.
 RUN_LOG = "train.log"
 
 

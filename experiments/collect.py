@@ -6,7 +6,7 @@ Usage:
 Reads every ``results.json`` under the given folders (written by
 ``experiments/run.py``) and prints one Markdown row per (experiment, setting,
 n): our mean AUROC per method next to the published COREL number of
-:data:`corel_jax.published.PAPER_ROWS`.
+:data:`corel_jax.paper.published.PAPER_ROWS`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 def rows_of(path: Path) -> list[str]:
     """The table rows of one ``results.json``."""
-    from corel_jax.published import published_auroc
+    from corel_jax.paper.published import published_auroc
 
     payload = json.loads(path.read_text())
     experiment = payload.get("experiment", "")

@@ -114,7 +114,7 @@ def _train_side_by_side(runs: dict, ev: dict) -> None:
     a backbone directory (other ``epochs``) only the longest trains here (the
     shorter ones are then read from its checkpoints).
     """
-    from corel_jax import study
+    from corel_jax.training.runs import train_backbones
 
     longest = {}
     for name, (_, config, workdir) in runs.items():
@@ -124,15 +124,17 @@ def _train_side_by_side(runs: dict, ev: dict) -> None:
         if workdir not in longest or config.epochs > longest[workdir][1].epochs:
             longest[workdir] = (name, config)
     # Trains only; the row loop then loads each backbone once.
-    study.train_backbones({name: (config, workdir) for workdir, (name, config) in longest.items()})
+    train_backbones({name: (config, workdir) for workdir, (name, config) in longest.items()})
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
 
-    from corel_jax import data, oneclass, plots, study
-    from corel_jax.config import TrainConfig
+    from corel_jax import data, oneclass, plots
+    from corel_jax.training.backbone import death_times, death_times_by_group
+    from corel_jax.training.config import TrainConfig
+    from corel_jax.training.runs import ensure_backbone, initial_model
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = load_config(args.config, args.variant)
@@ -166,24 +168,24 @@ def main(argv=None) -> int:
             continue
         t0 = time.time()
         print(f"\n== {name}: backbone on {config.dataset}, {config.epochs} epochs ==", flush=True)
-        model, summary = study.ensure_backbone(config, workdir)
+        model, summary = ensure_backbone(config, workdir)
         train_s = time.time() - t0
-        seen = study.seen_classes(config, ev["dataset"], train_split.num_classes)
+        seen = oneclass.seen_classes(config, ev["dataset"], train_split.num_classes)
 
         # The paper's effect: held-out death times before and after training.
         shape = test_split.images.shape[1:]
         deaths = {}
         if shape == tuple(model.input_shape):
             backbones = {
-                "initialisation": (study.initial_model(config, shape), config),
+                "initialisation": (initial_model(config, shape), config),
                 f"trained, lambda={config.lam:g}": (model, config),
             }
             path = workdir / f"death_times_e{config.epochs}.png"
-            plots.plot_death_times(study.death_times(test_split.images, backbones),
+            plots.plot_death_times(death_times(test_split.images, backbones),
                                    eta=config.eta, path=path, title=f"{name}: death times")  # fmt: skip
-            deaths = study.death_times_by_group(model, config, test_split, seen)
+            deaths = death_times_by_group(model, config, test_split, seen)
 
-        methods = study.backbone_methods(
+        methods = oneclass.backbone_methods(
             ev["methods"], model, config, train_split, test_split, radius=ev["radius"]
         )
         for n in ev["n"]:

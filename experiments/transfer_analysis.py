@@ -132,7 +132,7 @@ def negatives_split(codes, labels, config, seen) -> dict:
 
 
 def _kept_steps(workdir: Path) -> list[int]:
-    from corel_jax import checkpoint
+    from corel_jax.training import checkpoint
 
     steps = [int(p.name) for p in (workdir / "checkpoints").iterdir() if p.name.isdigit()]
     return sorted(s for s in steps if checkpoint.read_meta(workdir, s) is not None)
@@ -143,9 +143,10 @@ def drift(roots: list[str], only: tuple[str, ...] = ()) -> list[dict]:
 
     ``only``: the backbone folder names to analyse (all when empty).
     """
-    from corel_jax import data, study
-    from corel_jax.backbone import encode, load_backbone
-    from corel_jax.config import TrainConfig
+    from corel_jax import data, oneclass
+    from corel_jax.training import runs
+    from corel_jax.training.backbone import death_times_by_group, encode, load_backbone
+    from corel_jax.training.config import TrainConfig
 
     train, test = data.load("fashion_mnist", "train"), data.load("fashion_mnist", "test")
     labels = (train.labels, test.labels)
@@ -155,8 +156,8 @@ def drift(roots: list[str], only: tuple[str, ...] = ()) -> list[dict]:
             if only and workdir.name not in only:
                 continue
             config = TrainConfig.from_json((workdir / "config.json").read_text())
-            seen = study.seen_classes(config, "fashion_mnist", 10)
-            spe = study.steps_per_epoch(config, workdir)
+            seen = oneclass.seen_classes(config, "fashion_mnist", 10)
+            spe = runs.steps_per_epoch(config, workdir)
             for step in _kept_steps(workdir):
                 epochs, final = step // spe, step // spe in (10, 50)
                 if not final and not (config.lam in TRACKED and config.lam_scale == "paper"):
@@ -168,7 +169,7 @@ def drift(roots: list[str], only: tuple[str, ...] = ()) -> list[dict]:
                     "root": str(root), "backbone": workdir.name, "classes": list(seen),
                     "lam": config.lam, "lam_scale": config.lam_scale, "step": step,
                     "epochs": epochs,
-                    "deaths": study.death_times_by_group(model, config, test, seen),
+                    "deaths": death_times_by_group(model, config, test, seen),
                     "terms": term_gradients(model, test.images[np.isin(test.labels, seen)], config),
                     "code_l1_per_branch": float(np.abs(codes[1]).sum(1).mean() / config.num_branches),
                     "ball": ball_aurocs(codes, labels, config, seen,
@@ -182,10 +183,11 @@ def drift(roots: list[str], only: tuple[str, ...] = ()) -> list[dict]:
 
 def sizes(root: str) -> dict:
     """The two loss terms for group A as 28x28x1 and as 32x32x3 (see the module docstring)."""
-    from corel_jax import data, study
-    from corel_jax.backbone import load_backbone
-    from corel_jax.config import TrainConfig
-    from corel_jax.train import train_and_evaluate
+    from corel_jax import data
+    from corel_jax.training import runs
+    from corel_jax.training.backbone import load_backbone
+    from corel_jax.training.config import TrainConfig
+    from corel_jax.training.train import train_and_evaluate
 
     group = (0, 1, 2, 3, 4)
     train = data.load("fashion_mnist", "train").select(group).images
@@ -200,7 +202,7 @@ def sizes(root: str) -> dict:
         workdir = Path(root) / label
         if not (workdir / "summary.json").is_file():
             train_and_evaluate(config, workdir, images=images, resume=workdir.exists())
-        for when, model in (("init", study.initial_model(config, images.shape[1:])),
+        for when, model in (("init", runs.initial_model(config, images.shape[1:])),
                             ("1 epoch", load_backbone(workdir)[0])):  # fmt: skip
             out[f"{label}, {when}"] = term_gradients(model, held_out, config)
     return out

@@ -64,8 +64,8 @@ _rss_after_cleanup = [0.0]
 
 def _drop_compiled_programs() -> None:
     """Clears JAX's compilation caches and the training loop's, and trims the heap."""
-    if "corel_jax.train" in sys.modules:
-        sys.modules["corel_jax.train"]._chunk_fn.cache_clear()
+    if "corel_jax.training.train" in sys.modules:
+        sys.modules["corel_jax.training.train"]._chunk_fn.cache_clear()
     if "jax" in sys.modules:
         sys.modules["jax"].clear_caches()
     gc.collect()

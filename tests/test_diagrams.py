@@ -242,8 +242,8 @@ def test_new_modules_import_no_heavy_extras():
     import sys
 
     code = (
-        "import sys, corel_jax.diagrams, corel_jax.spheres, corel_jax.embedding_metrics\n"
-        "import corel_jax.topoae_models\n"
+        "import sys, corel_jax.diagrams, corel_jax.data.spheres, corel_jax.embedding_metrics\n"
+        "import corel_jax.models.topoae\n"
         "bad = [m for m in ('tensorflow', 'tensorflow_datasets', 'matplotlib', 'sklearn', 'torch',"
         " 'umap') if m in sys.modules]\n"
         "assert not bad, bad\n"

@@ -1,5 +1,6 @@
-"""The codebase's shape: small modules, imports that flow one way, commands apart from the
-library, no prints or pyplot in the library, no references to files outside the project."""
+"""The codebase's shape: the package's layers, small modules, imports that go down the layers
+and never in a circle, commands apart from the library, no prints or pyplot in the library, no
+references to files outside the project."""
 
 import ast
 import re
@@ -46,9 +47,79 @@ def _library(name: str) -> bool:
                 or name.startswith("corel_jax.commands."))  # fmt: skip
 
 
+# The layers of the package, from the ground up: a module may import its own layer's
+# package and the layers below it, never one above. ``__main__`` and ``commands`` are
+# the command line; everything else is the library.
+LAYERS = {
+    "corel_jax": 0,  # the package's face: lazy re-exports only
+    "corel_jax._checks": 0,
+    "corel_jax._extras": 0,
+    "corel_jax._files": 0,
+    "corel_jax._lazy": 0,
+    "corel_jax.persistence": 1,
+    "corel_jax.plots": 1,
+    "corel_jax.loss": 2,
+    "corel_jax.diagrams": 2,
+    "corel_jax.embedding_metrics": 2,
+    "corel_jax.models": 3,
+    "corel_jax.data": 3,
+    "corel_jax.training": 4,
+    "corel_jax.oneclass": 5,
+    "corel_jax.paper": 6,
+    "corel_jax.commands": 7,
+    "corel_jax.__main__": 8,
+}
+# The few private helpers every layer uses; nothing else private sits at the top level.
+TOP_LEVEL_PRIVATE = {"_checks.py", "_extras.py", "_files.py", "_lazy.py"}
+
+
+def _room(name: str) -> str:
+    """The top-level module or subpackage of ``corel_jax`` that module ``name`` belongs to."""
+    parts = name.split(".")
+    return ".".join(parts[:2])
+
+
 @pytest.mark.parametrize("path", MODULES, ids=_name)
 def test_every_module_is_at_most_500_lines(path):
     assert len(path.read_text().splitlines()) <= 500
+
+
+def test_the_top_level_is_small_and_holds_no_backend():
+    modules = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(modules) <= 12, modules
+    private = {m for m in modules if m.startswith("_") and not m.startswith("__")}
+    assert private <= TOP_LEVEL_PRIVATE, private - TOP_LEVEL_PRIVATE
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert not {p for p in packages if p.startswith("_")}, packages
+
+
+def test_every_module_and_package_has_a_layer():
+    rooms = {_room(name) for name in NAMES}
+    assert rooms == set(LAYERS), rooms ^ set(LAYERS)
+
+
+def test_imports_go_down_the_layers():
+    """No module imports one of a higher layer, nor of another package on its own layer."""
+    for name, path in NAMES.items():
+        here = _room(name)
+        for target in _imports(path):
+            there = _room(target)
+            if there == here or LAYERS[here] == LAYERS[there] == 0:  # the helpers
+                continue
+            assert LAYERS[there] < LAYERS[here], (
+                f"{name} imports {target} (layer {LAYERS[there]} >= {LAYERS[here]})"
+            )
+
+
+def test_every_package_maps_its_modules():
+    """Each subpackage's docstring names each of its public modules."""
+    for init in PACKAGE.glob("*/__init__.py"):
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        for module in init.parent.glob("*.py"):
+            if not module.name.startswith("_"):
+                assert module.stem in doc, (
+                    f"{init.parent.name}/__init__.py does not name {module.stem}"
+                )
 
 
 def test_imports_flow_one_way():
@@ -96,21 +167,13 @@ def test_the_library_logs_and_draws_without_pyplot():
         assert not calls, f"{name} prints (line {calls[0].lineno}); the library logs"
 
 
-# The files of this part of the project (persistence, loss and the native kernel are checked
-# by their own tests).
+# The project's own files.
 _OWN = [
-    *[
-        p
-        for p in MODULES
-        if p.name not in ("persistence.py", "loss.py") and "_native" not in p.parts
-    ],
+    *MODULES,
     *(ROOT / "experiments").rglob("*.py"),
-    *[
-        p
-        for p in (ROOT / "tests").glob("*.py")
-        if p.name not in ("test_persistence.py", "test_loss.py")
-    ],
-    *[p for p in (ROOT / "docs").glob("*.md") if p.name != "persistence_algorithms.md"],
+    *(ROOT / "benchmarks").rglob("*.py"),
+    *(ROOT / "tests").rglob("*.py"),
+    *(ROOT / "docs").rglob("*.md"),
     ROOT / "pyproject.toml",
 ]
 

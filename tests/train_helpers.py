@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from corel_jax.backbone import load_backbone
-from corel_jax.config import TrainConfig
+from corel_jax.training.backbone import load_backbone
+from corel_jax.training.config import TrainConfig
 
 # One config, spelled twice: as command-line options and as a TrainConfig.
 ARGS = [

@@ -6,9 +6,9 @@ import argparse
 
 from corel_jax._checks import check_positive_int
 from corel_jax._files import check_directory
-from corel_jax.config import TrainConfig
 from corel_jax.data.catalog import DATASETS
 from corel_jax.oneclass.names import N_INLIERS, RUNS
+from corel_jax.training.config import TrainConfig
 
 HELP = "Train and evaluate COREL against baselines in one go (under 10 min on a 2-core CPU)."
 
@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
             check_positive_int(getattr(args, option), f"--{option.replace('_', '-')}")
     check_directory(args.workdir, "--workdir")
     from corel_jax import data, oneclass
-    from corel_jax.demo import demo_configs, run_demo
-    from corel_jax.published import FASHION_MNIST_FULL_DATA
+    from corel_jax.paper.demo import demo_configs, run_demo
+    from corel_jax.paper.published import FASHION_MNIST_FULL_DATA
 
     dataset = args.dataset or data.default_offline_dataset()
     configs = demo_configs(

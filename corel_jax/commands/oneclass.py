@@ -72,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
         check_directory(args.outdir, "--outdir")
     import numpy as np
 
-    from corel_jax import data, oneclass, study
-    from corel_jax.backbone import load_backbone
+    from corel_jax import data, oneclass
+    from corel_jax.training.backbone import load_backbone
 
     model, config = load_backbone(args.workdir)
     dataset = args.dataset or config.dataset
@@ -88,10 +88,10 @@ def run(args: argparse.Namespace) -> int:
     # Only the inliers the protocol draws are encoded (a class smaller than n is an error).
     classes = np.unique(test.labels)
     rows = oneclass.drawn_rows(train.labels, classes, n=args.n, runs=args.runs, seed=args.seed)
-    methods = study.backbone_methods(
+    methods = oneclass.backbone_methods(
         names, model, config, train, test, radius=radius, baseline=baseline, rows=rows
     )
-    seen = study.seen_classes(config, dataset, train.num_classes)
+    seen = oneclass.seen_classes(config, dataset, train.num_classes)
     logger.info("the backbone was trained on %s", _describe(seen, train.class_names))
     result = oneclass.evaluate_methods(
         methods, train.labels, test.labels, n=args.n, runs=args.runs, seed=args.seed,

@@ -10,7 +10,7 @@ import typing
 from pathlib import Path
 
 from corel_jax._files import check_directory
-from corel_jax.config import TrainConfig
+from corel_jax.training.config import TrainConfig
 
 HELP = "Train an autoencoder with the connectivity loss."
 
@@ -80,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       "machine is an error that says how to get it. Without it, a missing tensorflow-datasets "
       "dataset is downloaded and prepared in --data-dir (or ~/tensorflow_datasets).")  # fmt: skip
     a("--distributed", action="store_true", help="Multi-host: call jax.distributed.initialize "
-      "(see corel_jax.train). Never downloads: prepare the dataset first.")  # fmt: skip
+      "(see corel_jax.training.train). Never downloads: prepare the dataset first.")  # fmt: skip
     a("--coordinator-address", default=None, help="Multi-host: host:port of process 0.")
     a("--num-processes", type=int, default=None, help="Multi-host: number of processes.")
     a("--process-id", type=int, default=None, help="Multi-host: this process's index.")
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
                  no_download=no_download)  # fmt: skip
     import jax
 
-    from corel_jax.train import train_and_evaluate
+    from corel_jax.training.train import train_and_evaluate
 
     if args.distributed:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives

@@ -19,6 +19,9 @@ name                source                                           images
 ``imagenet32``      tfds ``imagenet_resized/32x32``: 1,000 classes,  (N, 32, 32, 3)
                     1,281,167 train images; "test" is ImageNet's
                     validation set (50,000)
+``spheres``         generated: the Topological Autoencoders paper's  (N, 1, 1, 101)
+                    SPHERES (ten small spheres in a large one),      float32
+                    9,000 train / 1,000 test points
 ==================  ===============================================  ==================
 
 Splits are "train" and "test". ``digits`` has no official split: its 1,797
@@ -37,8 +40,9 @@ Importing this package imports neither TensorFlow nor tfds.
 
 Modules: :mod:`~corel_jax.data.catalog` (the table), :mod:`~corel_jax.data.loading`
 (the entry points), one reader per source (:mod:`~corel_jax.data.digits`,
-:mod:`~corel_jax.data.idx`, :mod:`~corel_jax.data.tfds_reader`) and
-:mod:`~corel_jax.data.cache`.
+:mod:`~corel_jax.data.idx`, :mod:`~corel_jax.data.tfds_reader`), the
+generated SPHERES data set of the Topological Autoencoders paper
+(:mod:`~corel_jax.data.spheres`) and :mod:`~corel_jax.data.cache`.
 """
 
 from corel_jax._lazy import attach

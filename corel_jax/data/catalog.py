@@ -39,7 +39,7 @@ CIFAR100_CLASSES: tuple[str, ...] = tuple(
     snail snake spider squirrel streetcar sunflower sweet_pepper table tank telephone television
     tiger tractor train trout tulip turtle wardrobe whale willow_tree wolf woman worm""".split()
 )
-# SPHERES (corel_jax.spheres): ten small spheres and the one that encloses them.
+# SPHERES (corel_jax.data.spheres): ten small spheres and the one that encloses them.
 SPHERES_CLASSES: tuple[str, ...] = (*(f"sphere {i}" for i in range(10)), "enclosing sphere")
 # CIFAR-100's 20 superclasses in coarse-label order (its ``coarse_label_names``).
 CIFAR20_CLASSES: tuple[str, ...] = (

@@ -49,13 +49,13 @@ def _from_tfds(d: DatasetInfo, split: str, data_dir, cache_dir) -> Split:
 def _from_generator(d: DatasetInfo, split: str, data_dir, cache_dir) -> Split:
     """SPHERES, generated (seed 42) and split as the Topological Autoencoders paper did:
     float32 standardised points as ``(N, 1, 1, 101)`` "images"."""
-    from corel_jax.spheres import make_spheres, split_spheres
+    from corel_jax.data.spheres import make_spheres, split_spheres
 
     parts = split_spheres(*make_spheres(seed=42), seed=42)
     points, labels = (parts.train, parts.train_labels) if split == "train" else (
         parts.test, parts.test_labels)  # fmt: skip
     images = points.reshape(len(points), *d.image_shape)
-    return Split(images, labels, d.class_names, d.name, split, "corel_jax.spheres (generated)")
+    return Split(images, labels, d.class_names, d.name, split, "corel_jax.data.spheres (generated)")
 
 
 # source -> reader(info, split, data_dir, cache_dir) -> Split, or None when not found there
@@ -207,7 +207,7 @@ def default_location(name: str) -> str:
         elif source == "tfds":
             places.append(f"tfds data dir {tfds_reader.data_dir_of(None)}")
         elif source == "generated":
-            places.append("generated (corel_jax.spheres)")
+            places.append("generated (corel_jax.data.spheres)")
     return ", else ".join(places)
 
 

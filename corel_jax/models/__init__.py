@@ -1,20 +1,29 @@
-"""Autoencoders with an independent-branches latent space, in ``flax.nnx``.
+"""The autoencoders, in ``flax.nnx``.
 
-:mod:`~corel_jax.models.autoencoders` holds the paper's convolutional model
-(:class:`BranchAutoencoder`), a small fully connected one
-(:class:`MLPAutoencoder`) and :func:`create_model`;
-:mod:`~corel_jax.models.layers` their building blocks.
+:mod:`~corel_jax.models.autoencoders` holds COREL's models with an
+independent-branches latent space: the paper's convolutional model
+(:class:`BranchAutoencoder`) and a small fully connected one
+(:class:`MLPAutoencoder`); :mod:`~corel_jax.models.layers` their building
+blocks; :mod:`~corel_jax.models.topoae` the Topological Autoencoders paper's
+two models; :mod:`~corel_jax.models.registry` the models by name
+(:func:`create_model`) and the conventions each paper's models follow
+(:func:`is_topoae`).
 """
 
-from corel_jax.models.autoencoders import MODELS, BranchAutoencoder, MLPAutoencoder, create_model
+from corel_jax.models.autoencoders import BranchAutoencoder, MLPAutoencoder
 from corel_jax.models.layers import BranchLinear, ConvTranspose2x, StridedConv3x3
+from corel_jax.models.registry import MODELS, create_model, is_topoae
+from corel_jax.models.topoae import DeepAutoencoder, SpheresAutoencoder
 
 __all__ = [
     "MODELS",
     "BranchAutoencoder",
     "BranchLinear",
     "ConvTranspose2x",
+    "DeepAutoencoder",
     "MLPAutoencoder",
+    "SpheresAutoencoder",
     "StridedConv3x3",
     "create_model",
+    "is_topoae",
 ]

@@ -1,4 +1,4 @@
-"""The autoencoders, with an independent-branches latent space, in ``flax.nnx``.
+"""COREL's autoencoders, with an independent-branches latent space, in ``flax.nnx``.
 
 ``BranchAutoencoder`` is the paper's CIFAR model (``docs/method.md#the-autoencoder``):
 
@@ -48,13 +48,8 @@ from corel_jax.models.layers import (
     check_batch,
     check_rngs,
 )
-from corel_jax.topoae_models import TOPOAE_MODELS
 
-__all__ = ["MODELS", "BranchAutoencoder", "MLPAutoencoder", "create_model"]
-
-# The paper's conv model, a small MLP, and the Topological Autoencoders paper's two models
-# (:mod:`corel_jax.topoae_models`: its SPHERES MLP and its image MLP "DeepAE").
-MODELS: tuple[str, ...] = ("branch", "mlp", "spheres_mlp", "deep_ae")
+__all__ = ["BranchAutoencoder", "MLPAutoencoder"]
 
 _LEAKY_SLOPE = 0.01
 
@@ -301,57 +296,3 @@ class MLPAutoencoder(nnx.Module):
         """``(B, *input_shape)`` -> ``(x_hat (B, *input_shape), z (B, latent_dim))``."""
         z = self.encode(x)
         return self.decode(z), z
-
-
-def create_model(
-    name: str,
-    *,
-    input_shape: Sequence[int],
-    num_branches: int = 16,
-    branch_dim: int = 10,
-    filters: Sequence[int] = (32, 64, 128),
-    hidden: Sequence[int] = (256, 128),
-    latent_scale: bool = False,
-    rngs: nnx.Rngs,
-) -> nnx.Module:
-    """Builds an autoencoder by name.
-
-    Args:
-      name: ``"branch"`` (:class:`BranchAutoencoder`, the paper's conv model;
-        uses ``filters``), ``"mlp"`` (:class:`MLPAutoencoder`; uses ``hidden``),
-        or one of the TopoAE paper's fixed architectures (their hidden widths,
-        a latent of ``num_branches x branch_dim`` values):
-        ``"spheres_mlp"`` (:class:`~corel_jax.topoae_models.SpheresAutoencoder`)
-        or ``"deep_ae"`` (:class:`~corel_jax.topoae_models.DeepAutoencoder`).
-      input_shape: shape of one sample (``(H, W, C)`` for ``"branch"``).
-      num_branches: number of independent branches.
-      branch_dim: dims per branch.
-      filters: conv channels of ``"branch"``.
-      hidden: hidden sizes of ``"mlp"``.
-      latent_scale: (``"spheres_mlp"``, ``"deep_ae"``) add the learnable
-        latent-distance scale of the TopoAE loss.
-      rngs: ``nnx.Rngs`` for initialisation.
-
-    Returns:
-      The model.
-
-    Examples:
-      >>> from flax import nnx
-      >>> create_model("branch", input_shape=(8, 8, 1), num_branches=8,
-      ...              rngs=nnx.Rngs(0)).latent_dim
-      80
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a str, one of {MODELS}; got {type(name).__name__}.")
-    if name not in MODELS:
-        raise ValueError(f"Unknown model name {name!r}; expected one of {MODELS}.")
-    if name in TOPOAE_MODELS:
-        return TOPOAE_MODELS[name](
-            input_shape=input_shape, latent_dim=num_branches * branch_dim,
-            latent_scale=latent_scale, rngs=rngs,
-        )  # fmt: skip
-    # the layout argument each model takes: the conv channels, or the hidden widths
-    cls, layout = (BranchAutoencoder, {"filters": filters}) if name == "branch" else (
-        MLPAutoencoder, {"hidden": hidden})  # fmt: skip
-    return cls(input_shape=input_shape, num_branches=num_branches, branch_dim=branch_dim,
-               rngs=rngs, **layout)  # fmt: skip

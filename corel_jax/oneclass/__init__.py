@@ -4,8 +4,9 @@ Modules: :mod:`~corel_jax.oneclass.scoring` (COREL's ball count and the
 baselines' scorers), :mod:`~corel_jax.oneclass.protocol` (the inlier draws,
 :func:`evaluate_methods` and :class:`OneClassResult`),
 :mod:`~corel_jax.oneclass.methods` (the compared methods by name),
-:mod:`~corel_jax.oneclass.names` (the defaults and names, without NumPy) and
-:mod:`~corel_jax.oneclass.reports` (tables and files). The protocol is
+:mod:`~corel_jax.oneclass.names` (the defaults and names, without NumPy),
+:mod:`~corel_jax.oneclass.backbone` (a trained backbone's codes as methods)
+and :mod:`~corel_jax.oneclass.reports` (tables and files). The protocol is
 described in ``docs/method.md#one-class-protocol``.
 """
 
@@ -15,6 +16,7 @@ from corel_jax._lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     {
+        "backbone": ["backbone_methods", "seen_classes"],
         "methods": ["build_methods", "pixel_features"],
         "names": ["METHODS", "METHOD_LABELS", "N_INLIERS", "RUNS", "method_label"],
         "protocol": "*",

@@ -1,6 +1,6 @@
 """Ablation over lambda in {0, 1, 10, 20, 40}: CIFAR-100 backbone, one-class on CIFAR-10, n=120.
 
-Paper (``docs/method.md#published-numbers``, :mod:`corel_jax.published`):
+Paper (``docs/method.md#published-numbers``, :mod:`corel_jax.paper.published`):
 lambda = 0 gives 0.500 (all scores tie: the latent scale is not controlled);
 lambda = 20 is the headline 0.755.
 

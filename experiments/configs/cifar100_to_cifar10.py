@@ -1,6 +1,6 @@
 """Backbone on CIFAR-100, one-class on CIFAR-10 (the headline row).
 
-Paper (``docs/method.md#published-numbers``, :mod:`corel_jax.published`):
+Paper (``docs/method.md#published-numbers``, :mod:`corel_jax.paper.published`):
 AUROC n=80: 0.744, n=120: 0.755, n=500: 0.770 (mean over classes).
 Runtime: a 50-epoch backbone on one GPU, then the one-class protocol.
 

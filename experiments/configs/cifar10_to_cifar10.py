@@ -1,6 +1,6 @@
 """Backbone and one-class tasks both on CIFAR-10.
 
-Paper (``docs/method.md#published-numbers``, :mod:`corel_jax.published`):
+Paper (``docs/method.md#published-numbers``, :mod:`corel_jax.paper.published`):
 AUROC n=120: 0.760 (mean over classes).
 Runtime: a 50-epoch backbone on one GPU, then the one-class protocol.
 

@@ -1,6 +1,6 @@
 """Backbone on CIFAR-10, one-class on CIFAR-20 (CIFAR-100 coarse labels).
 
-Paper (``docs/method.md#published-numbers``, :mod:`corel_jax.published`):
+Paper (``docs/method.md#published-numbers``, :mod:`corel_jax.paper.published`):
 AUROC n=120: 0.723, n=500: 0.738 (mean over classes).
 Runtime: a 50-epoch backbone on one GPU, then the one-class protocol.
 

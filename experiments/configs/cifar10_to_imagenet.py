@@ -1,6 +1,6 @@
 """Backbone on CIFAR-10, 1,000 one-class tasks on ImageNet 32x32.
 
-Paper (``docs/method.md#published-numbers``, :mod:`corel_jax.published`):
+Paper (``docs/method.md#published-numbers``, :mod:`corel_jax.paper.published`):
 AUROC n=120: 0.722 (mean over classes).
 Runtime: a 50-epoch backbone on one GPU, then the one-class protocol.
 

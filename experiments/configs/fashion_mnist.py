@@ -4,7 +4,7 @@ The paper's branch autoencoder (28x28x1 input, 16 x 10 branches) is trained
 without labels on the Fashion-MNIST train split, then one-class with n = 120
 inliers, 5 runs, against a latent KDE, a latent OC-SVM and a raw-pixel OC-SVM.
 Published one-class AUROC with ALL ~6,000 inliers per class
-(``docs/method.md#published-numbers``, :data:`corel_jax.published.FASHION_MNIST_FULL_DATA`):
+(``docs/method.md#published-numbers``, :data:`corel_jax.paper.published.FASHION_MNIST_FULL_DATA`):
 GEOM 0.935, RAW-OC-SVM 0.928, CAE-OC-SVM 0.917, DSEBM 0.866; the paper has no
 Fashion-MNIST number for COREL.
 
@@ -14,7 +14,7 @@ Run:   python -m experiments.run experiments/configs/fashion_mnist.py \
 Smoke: python -m experiments.run experiments/configs/fashion_mnist.py --variant local --workdir /tmp/fm
 """
 
-from corel_jax.published import FASHION_MNIST_FULL_DATA
+from corel_jax.paper.published import FASHION_MNIST_FULL_DATA
 from experiments.configs.common import make
 
 

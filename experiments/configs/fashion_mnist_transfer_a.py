@@ -9,7 +9,7 @@ runs, radius eta = 2) runs on all ten classes; the reports mark the five seen
 classes and give the mean over the unseen ones (group B) apart.
 ``fashion_mnist_transfer_b.py`` is the other direction. Context only (full
 data, all ~6,000 inliers of a class, no transfer): GEOM 0.935 and RAW-OC-SVM
-0.928 (:data:`corel_jax.published.FASHION_MNIST_FULL_DATA`).
+0.928 (:data:`corel_jax.paper.published.FASHION_MNIST_FULL_DATA`).
 
 Checkpoints every 5 epochs are all kept, so the 10-epoch row can be read from
 a 50-epoch run and the death times followed over training.

@@ -21,7 +21,8 @@ epochs than 100 give the same result when early stopping stops before the last
 one: the results note where it stopped.)
 """
 
-from corel_jax.config import TrainConfig
+from corel_jax.training.config import TrainConfig
+from experiments.configs.common import TOPOAE_MAX_EPOCHS, TOPOAE_PATIENCE, topoae_row
 
 ROW = "fashion_mnist"
 PUBLISHED = None  # not retrievable here; never guessed
@@ -30,23 +31,15 @@ _COMMON = dict(
     dataset="fashion_mnist", model="deep_ae", num_branches=1, branch_dim=2, weight_decay=1e-5,
     devices=1, steps_per_dispatch=20, log_every=100, seed=0,
 )  # fmt: skip
-MAX_EPOCHS = 100
-PATIENCE = 10
+MAX_EPOCHS = TOPOAE_MAX_EPOCHS
+PATIENCE = TOPOAE_PATIENCE
 
 
 def configs(epochs: int = MAX_EPOCHS) -> dict[str, TrainConfig]:
-    """``{method: TrainConfig}`` of the row's autoencoders."""
-    return {
-        "ae": TrainConfig(
-            topo="none", lam=0.0, batch_size=61, learning_rate=0.0005076818023102327,
-            epochs=epochs, **_COMMON,
-        ),
-        "topoae": TrainConfig(
-            topo="topoae", lam=2.225779055692325, batch_size=95,
-            learning_rate=0.006514157310805859, epochs=epochs, **_COMMON,
-        ),
-        "corel": TrainConfig(
-            topo="corel", lam=2.225779055692325 / 95, eta=2.0, metric="l2", batch_size=95,
-            learning_rate=0.006514157310805859, epochs=epochs, **_COMMON,
-        ),
-    }  # fmt: skip
+    """``{method: TrainConfig}`` of the row's autoencoders (the authors' best runs)."""
+    return topoae_row(
+        _COMMON,
+        epochs,
+        ae=(61, 0.0005076818023102327),
+        topoae=(2.225779055692325, 95, 0.006514157310805859),
+    )

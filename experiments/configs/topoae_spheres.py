@@ -18,7 +18,8 @@ Run:     python -m experiments.topoae.run --row spheres
 Collect: python -m experiments.topoae.collect
 """
 
-from corel_jax.config import TrainConfig
+from corel_jax.training.config import TrainConfig
+from experiments.configs.common import TOPOAE_MAX_EPOCHS, TOPOAE_PATIENCE, topoae_row
 
 ROW = "spheres"
 PUBLISHED = None  # not retrievable here (see the module docstring); never guessed
@@ -27,23 +28,15 @@ _COMMON = dict(
     dataset="spheres", model="spheres_mlp", num_branches=1, branch_dim=2, weight_decay=1e-5,
     devices=1, steps_per_dispatch=50, log_every=500, seed=0,
 )  # fmt: skip
-MAX_EPOCHS = 100
-PATIENCE = 10
+MAX_EPOCHS = TOPOAE_MAX_EPOCHS
+PATIENCE = TOPOAE_PATIENCE
 
 
 def configs(epochs: int = MAX_EPOCHS) -> dict[str, TrainConfig]:
-    """``{method: TrainConfig}`` of the row's autoencoders."""
-    return {
-        "ae": TrainConfig(
-            topo="none", lam=0.0, batch_size=84, learning_rate=0.000640628075404713,
-            epochs=epochs, **_COMMON,
-        ),
-        "topoae": TrainConfig(
-            topo="topoae", lam=0.43357738971723536, batch_size=28,
-            learning_rate=0.000272683866289072, epochs=epochs, **_COMMON,
-        ),
-        "corel": TrainConfig(
-            topo="corel", lam=0.43357738971723536 / 28, eta=2.0, metric="l2", batch_size=28,
-            learning_rate=0.000272683866289072, epochs=epochs, **_COMMON,
-        ),
-    }  # fmt: skip
+    """``{method: TrainConfig}`` of the row's autoencoders (the authors' best runs)."""
+    return topoae_row(
+        _COMMON,
+        epochs,
+        ae=(84, 0.000640628075404713),
+        topoae=(0.43357738971723536, 28, 0.000272683866289072),
+    )

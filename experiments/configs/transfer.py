@@ -10,7 +10,7 @@ and CIFAR-10, which share their kinds of objects (animals, vehicles).
 
 from __future__ import annotations
 
-from corel_jax.published import FASHION_MNIST_FULL_DATA
+from corel_jax.paper.published import FASHION_MNIST_FULL_DATA
 from experiments.configs.common import make
 
 GROUP_A: tuple[int, ...] = (0, 1, 2, 3, 4)

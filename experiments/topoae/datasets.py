@@ -1,6 +1,6 @@
 """The two data sets of the TopoAE table, prepared as the authors prepared them.
 
-* SPHERES: :func:`corel_jax.spheres.make_spheres` with seed 42, the paper's
+* SPHERES: :func:`corel_jax.data.spheres.make_spheres` with seed 42, the paper's
   90/10 split, standardised with the training statistics (1,000 test points).
 * Fashion-MNIST: the official 60,000 / 10,000 split from the IDX files,
   pixels mapped to [-1, 1] (``(x / 255 - 0.5) / 0.5``, the authors'
@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from corel_jax.spheres import make_spheres, split_spheres
+from corel_jax.data.spheres import make_spheres, split_spheres
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 

@@ -1,7 +1,7 @@
 """Trains and measures the autoencoders of one TopoAE table row (plain AE, TopoAE, COREL).
 
 Protocol (the authors', docs/topoae.md): every method trains with
-``corel-jax``'s trainer (:func:`corel_jax.train.train_and_evaluate`) on the
+``corel-jax``'s trainer (:func:`corel_jax.training.train.train_and_evaluate`) on the
 whole training part, checkpointing once per epoch. Early stopping is
 emulated from those checkpoints: the validation loss (the full training
 loss, BatchNorm in evaluation mode) on a fixed random 15 % of the training
@@ -36,10 +36,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from corel_jax import checkpoint, objectives
-from corel_jax import train as T
-from corel_jax.config import TrainConfig
 from corel_jax.embedding_metrics import NEIGHBOURHOOD_SIZES, evaluate_embedding
+from corel_jax.training import checkpoint, objectives
+from corel_jax.training import train as T
+from corel_jax.training.config import TrainConfig
+from corel_jax.training.state import create_train_state
 from experiments.topoae import datasets, paper, report
 
 logger = logging.getLogger("experiments.topoae.run")
@@ -56,7 +57,7 @@ def row_module(row: str):
 def _restorer(workdir: Path, config: TrainConfig, input_shape):
     """``restore(step) -> (params, rest)``: checkpoint ``step``'s model state, and the graphdef
     of the model in evaluation mode (BatchNorm on its running averages)."""
-    graphdef, state = T.create_train_state(config, input_shape, jax.random.key(0))
+    graphdef, state = create_train_state(config, input_shape, jax.random.key(0))
     model = nnx.merge(graphdef, state.params, state.batch_stats, copy=True)
     model.eval()
     graphdef = nnx.split(model, nnx.Param, ...)[0]

@@ -1,0 +1,33 @@
+"""Training topologically regularised autoencoders, and using the trained backbones.
+
+One concept per module, from the bottom up:
+
+* :mod:`~corel_jax.training.config`: :class:`TrainConfig`, one flat validated
+  dataclass whose defaults are the paper's;
+* :mod:`~corel_jax.training.objectives`: the loss (a reconstruction error plus
+  the chosen topological term) and the model of a config;
+* :mod:`~corel_jax.training.state`: the train state and the pure step;
+* :mod:`~corel_jax.training.checkpoint`, :mod:`~corel_jax.training.parallel`,
+  :mod:`~corel_jax.training.progress`: orbax checkpoints, device placement,
+  progress bars and ``metrics.jsonl``;
+* :mod:`~corel_jax.training.train`: the chunked data-parallel loop,
+  :func:`train_and_evaluate`;
+* :mod:`~corel_jax.training.backbone`: a trained backbone: load it, encode
+  images, measure its held-out death times;
+* :mod:`~corel_jax.training.runs`: a backbone in a work directory, trained,
+  resumed, extended or reused; :mod:`~corel_jax.training.workers`: several
+  trained side by side on a CPU, one worker process per group of cores.
+"""
+
+from corel_jax._lazy import attach
+
+# Imported on first use: the command line reads the config without JAX.
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    {
+        "backbone": ["encode", "load_backbone"],
+        "config": ["TrainConfig"],
+        "runs": ["ensure_backbone", "ensure_backbones"],
+        "train": ["train_and_evaluate"],
+    },
+)
