@@ -265,7 +265,5 @@ class TestGpuLowering:
         export_for("cuda", lambda x: rips_h0(x, algorithm="pallas").deaths, ((60, 8), jnp.float32))
         export_for("cuda", lambda x: rips_h0(x, algorithm="pallas").deaths, ((100, 8), jnp.float32))
         names = {ir.split("{")[0] for ir in captured}
-        assert names == {
-            f"module @{k} " for k in ("_parent_kernel", "_search_kernel")
-        }
+        assert names == {f"module @{k} " for k in ("_parent_kernel", "_search_kernel")}
         assert len(compile_for_sm90(captured, [4] * len(captured), tmp_path)) == len(captured)

@@ -55,9 +55,7 @@ def _params(model: nnx.Module) -> list[np.ndarray]:
     return [np.asarray(a) for a in jax.tree.leaves(nnx.state(model, nnx.Param))]
 
 
-TWO_CORES = pytest.mark.skipif(
-    len(workers.available_cores()) < 2, reason="needs two CPU cores"
-)
+TWO_CORES = pytest.mark.skipif(len(workers.available_cores()) < 2, reason="needs two CPU cores")
 
 
 @TWO_CORES
