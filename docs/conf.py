@@ -168,8 +168,28 @@ def _add_unlisted_guides(app, docname: str, source: list[str]) -> None:
         source[0] = head + sep + body.rstrip("\n") + "\n" + "\n".join(extra) + "\n" + fence + rest
 
 
+_ALIAS_REPR = re.compile(r"TypeAliasForwardRef\('([\w.]+)'\)")
+
+
+def _plain_aliases(app, what, name, obj, options, signature, return_annotation):
+    """``TypeAliasForwardRef('jax.typing.ArrayLike') | None`` (an alias inside a union) as
+    ``jax.typing.ArrayLike | None``."""
+    unwrap = lambda text: text and _ALIAS_REPR.sub(r"\1", text)  # noqa: E731
+    return unwrap(signature), unwrap(return_annotation)
+
+
+def _skip_namedtuple_fields(app, what, name, obj, skip, options):
+    """NamedTuple fields' generated "Alias for field number N" entries: the class
+    docstring's Attributes section describes them."""
+    if (getattr(obj, "__doc__", None) or "").startswith("Alias for field number"):
+        return True
+    return None
+
+
 def setup(app):
     _materialize_lazy_all()
+    app.connect("autodoc-process-signature", _plain_aliases)
+    app.connect("autodoc-skip-member", _skip_namedtuple_fields)
     app.add_directive("corel-jax-help", CommandHelp)
     app.connect("source-read", _add_unlisted_guides)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -49,7 +49,7 @@ TPU                             any                     ``boruvka``
 ==============================  ======================  =====================
 
 The CPU rows are measured (``benchmarks/bench_persistence.py``; numbers in
-``docs/persistence_algorithms.md`` and the README): ``native`` is the fastest
+``docs/persistence_algorithms.md`` and ``docs/benchmarks.md``): ``native`` is the fastest
 at every size measured (n = 100 to 20,000), and on XLA:CPU the Prim loop
 beats Borůvka at every size, because Borůvka's first round alone computes
 all ``n^2 d`` distance terms, as many as the whole Prim loop. The GPU rows
