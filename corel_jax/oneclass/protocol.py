@@ -370,6 +370,7 @@ def evaluate_oneclass(
 
     Examples:
       >>> import numpy as np
+      >>> from corel_jax.oneclass import ball_count_scorer
       >>> labels = np.repeat([0, 1], 10)
       >>> codes = labels[:, None] * 5.0 + np.linspace(0, 1, 20)[:, None]
       >>> res = evaluate_oneclass(codes, labels, codes, labels, n=3, runs=2,

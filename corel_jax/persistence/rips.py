@@ -49,14 +49,14 @@ TPU                             any                     ``boruvka``
 ==============================  ======================  =====================
 
 The CPU rows are measured (``benchmarks/bench_persistence.py``; numbers in
-``docs/persistence_algorithms.md`` and the README): ``native`` is the fastest
+``docs/persistence_algorithms.md`` and ``docs/benchmarks.md``): ``native`` is the fastest
 at every size measured (n = 100 to 20,000), and on XLA:CPU the Prim loop
 beats Borůvka at every size, because Borůvka's first round alone computes
 all ``n^2 d`` distance terms, as many as the whole Prim loop. The GPU rows
 were measured on an NVIDIA H200 at n = 100, 1,000, 4,000 and 20,000 (the
 Prim kernel fastest at 100, the XLA Borůvka at the other three); the switch
-at 256 points is interpolated between 100 and 1,000. The TPU row is not
-measured (no TPU was lent): Prim's ``n - 1`` sequential steps are
+at 256 points is interpolated between 100 and 1,000. The TPU row is a
+choice, not a measurement: Prim's ``n - 1`` sequential steps are
 launch-bound on accelerators. Clouds wider than the Prim kernel's register
 block (``_pallas_prim.fits_on_chip``; e.g. images) feed it rows of an XLA
 distance matrix instead.

@@ -201,7 +201,7 @@ def train_side_by_side(
     Args:
       runs: ``name -> (config, workdir)``; a config has ``to_json()``. At most
         as many runs as the cores this process may use.
-      total_steps: ``name -> `` the run's last step (for the progress display).
+      total_steps: ``name -> last step`` of each run (for the progress display).
       target: ``"package.module:function"``, the function each worker calls as
         ``function(config_json, workdir)``; it writes ``workdir/metrics.jsonl``
         rows with a ``step`` (for the progress display). Named, not passed, so

@@ -1,1 +1,1 @@
-"""One config per row of the paper's tables (see the README's "Experiments" section)."""
+"""One config per row of the paper's tables (see ``docs/experiments.md``)."""

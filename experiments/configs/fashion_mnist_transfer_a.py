@@ -14,7 +14,7 @@ data, all ~6,000 inliers of a class, no transfer): GEOM 0.935 and RAW-OC-SVM
 Checkpoints every 5 epochs are all kept, so the 10-epoch row can be read from
 a 50-epoch run and the death times followed over training.
 
-Run (one command per row; the README's "Transfer" section has all of them):
+Run (one command per row; ``docs/results.md``, "Transfer", has all of them):
   python -m experiments.run experiments/configs/fashion_mnist_transfer_a.py --sweep lam=0,1,5,20 --workdir runs/fashion_mnist_transfer_a
   python -m experiments.run experiments/configs/fashion_mnist_transfer_a.py --sweep lam=0,1,5,20 --set epochs=50 --workdir runs/fashion_mnist_transfer_a   # long: extends the 10-epoch runs
 Table: python -m experiments.collect_transfer runs/

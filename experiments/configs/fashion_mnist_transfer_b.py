@@ -6,7 +6,7 @@ is trained without labels on the 30,000 train images of group B = {5 Sandal,
 5 runs, radius eta = 2) runs on all ten classes, group A unseen. Context only
 (full data, no transfer): GEOM 0.935 and RAW-OC-SVM 0.928.
 
-Run (one command per row; the README's "Transfer" section has all of them):
+Run (one command per row; ``docs/results.md``, "Transfer", has all of them):
   python -m experiments.run experiments/configs/fashion_mnist_transfer_b.py --sweep lam=0,1,5,20 --workdir runs/fashion_mnist_transfer_b
   python -m experiments.run experiments/configs/fashion_mnist_transfer_b.py --sweep lam=0,1,5,20 --set epochs=50 --workdir runs/fashion_mnist_transfer_b   # long: extends the 10-epoch runs
 Table: python -m experiments.collect_transfer runs/

@@ -10,7 +10,7 @@ connectivity loss on the 2-d codes (l2 metric, eta = 2, lambda = 0.43 / 28 so
 that its weight per MST edge matches TopoAE's); it is not tuned.
 
 Published numbers: the paper's table (5 runs, mean and standard deviation)
-could not be retrieved with this project's tools, so ``PUBLISHED`` is None;
+could not be retrieved, so ``PUBLISHED`` is None;
 the reference printed beside ours is our measure of the test latents the
 authors released (one run per method), experiments/topoae/results/authors_latents.json.
 

@@ -8,7 +8,7 @@ Sources (see docs/topoae.md for the full account):
   ``experiments/train_model/best_runs/``); the table's five repetitions reuse
   them with other seeds;
 * published table numbers: NOT available here. The paper's text beyond its
-  first page could not be retrieved with this project's tools, so no
+  first page could not be retrieved, so no
   published number is recorded (``PUBLISHED`` holds None); see
   ``AUTHORS_LATENTS`` for the closest measured reference.
 

@@ -94,8 +94,7 @@ def markdown(
         lines += ["", *notes, ""] if notes else [""]
     if published:
         lines += [
-            "published (paper): not retrievable with this project's tools (docs/topoae.md); "
-            "n/a, not guessed.",
+            "published (paper): not retrieved (docs/topoae.md); n/a, not guessed.",
             "",
         ]
     return "\n".join(lines)
