@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from corel_jax._checks import check_positive, check_positive_int, is_number
+from corel_jax._extras import require
 from corel_jax._files import check_directory
 from corel_jax.data.catalog import COLORS
 from corel_jax.oneclass.names import DETECTOR_METHODS, method_label
@@ -125,7 +126,11 @@ def _summary(args, config, inliers, images, detector, scores, novel, auroc, norm
             lines.append("AUROC:    pass --normal CLASS (the classes of --images that the inliers "
                          "stand for) to compute it")  # fmt: skip
     most = np.argsort(scores, kind="stable")[:5]
-    lines.append("most novel: " + ", ".join(f"{images.names[i]} ({scores[i]:g})" for i in most))
+    ties = int(np.sum(scores == scores[most[0]]))
+    if ties > len(most):
+        lines.append(f"most novel: {ties:,} images tie at the lowest score, {scores[most[0]]:g}")
+    else:
+        lines.append("most novel: " + ", ".join(f"{images.names[i]} ({scores[i]:g})" for i in most))
     lines.append(f"wrote {paths[0]} (one row per image) and {paths[1]} (the {min(args.show, n)} "
                  "most and least novel images)")  # fmt: skip
     return "\n".join(lines)
@@ -135,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
     """Checks the options and the images, fits the detector, scores, writes the CSV and PNG."""
     csv_path, png_path = _check_options(args)
     given = [c.strip() for c in args.normal.split(",") if c.strip()] if args.normal else None
+    require("matplotlib", purpose="the picture of corel-jax score")  # before any work
     from corel_jax.data.images import as_image_size
     from corel_jax.oneclass import image_report
     from corel_jax.oneclass.detector import CORELDetector
@@ -162,8 +168,8 @@ def run(args: argparse.Namespace) -> int:
     scores = detector.score_samples(images)
     novel = scores < detector.offset_
     auroc = image_report.scores_auroc(images, scores, normal)
-    title = (f"{method_label(args.method)} of {Path(images.source).name} against "
-             f"{len(inliers)} inliers; top: most novel, bottom: least")  # fmt: skip
+    title = (f"{method_label(args.method)}: {len(images):,} images of {images.source} against "
+             f"{len(inliers):,} inliers of {inliers.source}")  # fmt: skip
     image_report.write_scores(images, scores, novel, csv_path, png_path, show=args.show,
                               title=title)  # fmt: skip
     print(_summary(args, config, inliers, images, detector, scores, novel, auroc, normal,

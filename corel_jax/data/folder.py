@@ -227,7 +227,7 @@ def _decode_all(files, names, root: Path, image_size, color) -> np.ndarray:
     sizes, gray = _headers(files, names, root)
     h, w, c = _check_uniform(root, names, sizes, gray, image_size, color)
     out = np.empty((len(files), h, w, c), np.uint8)
-    bad, last = [], start
+    bad, last = [], time.monotonic()
     for i, (f, name) in enumerate(zip(files, names, strict=True)):
         try:
             with Image.open(f) as img:

@@ -93,17 +93,33 @@ def scores_csv(images: ImageSet, scores: np.ndarray, novel: np.ndarray) -> str:
     return out.getvalue()
 
 
+def _extreme(order: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, int]:
+    """The first ``k`` of ``order``, or, when more than ``k`` images tie at its first score,
+    ``k`` of those spread evenly over them (in their order); and how many tie there."""
+    tied = order[scores[order] == scores[order[0]]]
+    if len(tied) <= k:
+        return order[:k], len(tied)
+    return tied[np.linspace(0, len(tied) - 1, k).round().astype(int)], len(tied)
+
+
 def plot_extremes(images: ImageSet, scores: np.ndarray, *, show: int = 8, title: str = ""):
     """A figure of the ``show`` most novel images (lowest scores, top row) and the ``show``
     least novel ones (highest, bottom row), each captioned ``score: class`` (or its file
-    name). Returns the matplotlib figure (:func:`corel_jax.plots.save_png` writes it)."""
+    name). When more images than ``show`` tie at the lowest (highest) score, as ball counts
+    of 0 often do, the row shows some spread evenly over them and says how many tie.
+    Returns the matplotlib figure (:func:`corel_jax.plots.save_png` writes it)."""
     scores = np.asarray(scores)
     order = np.argsort(scores, kind="stable")
     k = max(1, min(int(show), len(order)))
-    rows = {"most novel": order[:k], "least novel": order[::-1][:k]}
-    fig = new_figure(1.3 * k + 0.6, 3.4)
+    rows = {
+        "most novel": _extreme(order, scores, k),
+        "least novel": _extreme(order[::-1], scores, k),
+    }
+    fig = new_figure(1.3 * k + 0.8, 3.5)
     gray = images.images.shape[-1] == 1
-    for r, (label, picks) in enumerate(rows.items()):
+    for r, (label, (picks, ties)) in enumerate(rows.items()):
+        if ties > k:
+            label += f"\n({ties:,} tie at {_score_text(scores[picks[0]])})"
         for j, i in enumerate(picks):
             ax = fig.add_subplot(2, k, r * k + j + 1)
             image = images.images[i]

@@ -78,3 +78,13 @@ def test_the_picture_shows_the_lowest_and_highest_scores(tmp_path):
     write_scores(images, scores, scores < 2, tmp_path / "o" / "s.csv", tmp_path / "o" / "s.png")
     assert Image.open(tmp_path / "o" / "s.png").format == "PNG"
     assert (tmp_path / "o" / "s.csv").read_text().count("\n") == 6
+
+
+def test_ties_at_the_extremes_are_shown_spread_and_counted():
+    images = image_set([0, 1, 0, 1, 0, 1], ["cat", "dog"])
+    fig = plot_extremes(images, np.array([0.0, 0.0, 0.0, 0.0, 0.0, 7.0]), show=2)
+    top = fig.axes[:2]
+    assert top[0].get_ylabel() == "most novel\n(5 tie at 0)"
+    # images 0 and 4 of the five tied, not the first two
+    assert [ax.get_images()[0].get_array()[0, 0] for ax in top] == [0, 16]
+    assert fig.axes[2].get_ylabel() == "least novel"
