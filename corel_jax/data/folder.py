@@ -151,7 +151,7 @@ def _orientation_swaps(img) -> bool:
 def _unreadable(path: str, bad: list[tuple[str, str]], total: int) -> ValueError:
     listed = ", ".join(f"{name} ({why})" for name, why in bad[:_MAX_NAMED])
     more = f" and {len(bad) - _MAX_NAMED} more" if len(bad) > _MAX_NAMED else ""
-    return ValueError(f"{len(bad)} of {total} image files in {path} cannot be decoded: "
+    return ValueError(f"{len(bad):,} of {total:,} image files in {path} cannot be decoded: "
                       f"{listed}{more}. Remove or replace them.")  # fmt: skip
 
 
@@ -178,7 +178,7 @@ def _headers(files: list[Path], names: tuple[str, ...], root: Path):
 
 def _summary(counts: dict, what) -> str:
     items = sorted(counts.items(), key=lambda kv: -len(kv[1]))
-    return ", ".join(f"{what(k)}: {len(v)} (e.g. {v[0]})" for k, v in items[:_MAX_NAMED])
+    return ", ".join(f"{what(k)}: {len(v):,} (e.g. {v[0]})" for k, v in items[:_MAX_NAMED])
 
 
 def _check_uniform(path: Path, names, sizes, gray, image_size, color) -> tuple[int, int, int]:
