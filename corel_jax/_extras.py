@@ -13,6 +13,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "matplotlib": ("matplotlib", "eval"),
     "tensorflow_datasets": ("tensorflow-datasets", "data"),
     "tensorflow": ("tensorflow-cpu", "data"),
+    "PIL": ("pillow", "data"),
 }
 
 

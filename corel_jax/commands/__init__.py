@@ -1,7 +1,8 @@
 """The ``corel-jax`` command line (also ``python -m corel_jax``).
 
 One module per command (:mod:`~corel_jax.commands.train`,
-:mod:`~corel_jax.commands.oneclass`, :mod:`~corel_jax.commands.demo`), each
+:mod:`~corel_jax.commands.oneclass`, :mod:`~corel_jax.commands.demo`,
+:mod:`~corel_jax.commands.score`), each
 with ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
 Commands are thin: parse, validate, call the library, print. This module wires
 them up, configures logging (``--quiet`` / ``--verbose``) and turns the errors
@@ -18,11 +19,11 @@ import sys
 from collections.abc import Sequence
 
 from corel_jax._extras import MissingExtraError
-from corel_jax.commands import demo, oneclass, train
+from corel_jax.commands import demo, oneclass, score, train
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = {"train": train, "oneclass": oneclass, "demo": demo}
+COMMANDS = {"train": train, "oneclass": oneclass, "demo": demo, "score": score}
 
 
 class _ConsoleHandler(logging.Handler):

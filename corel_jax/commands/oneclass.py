@@ -77,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
 
     model, config = load_backbone(args.workdir)
     dataset = args.dataset or config.dataset
+    if dataset is None:  # a backbone of own images (corel-jax train --data)
+        raise ValueError(f"--dataset: the backbone in {args.workdir} was trained on {config.data}; "
+                         "name a catalog dataset to evaluate it on, or score images with "
+                         "corel-jax score.")  # fmt: skip
     # The backbone's data_dir is that of its own dataset; another dataset has its own.
     data_dir = args.data_dir or (config.data_dir if dataset == config.dataset else None)
     data.prepare(dataset, data_dir=data_dir, download=not args.offline)

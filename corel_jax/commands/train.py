@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import types
 import typing
 from pathlib import Path
@@ -62,10 +63,12 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """The :class:`TrainConfig` of parsed options (validated)."""
-    return TrainConfig.from_dict(
-        {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
-    )
+    """The :class:`TrainConfig` of parsed options (validated); ``--data`` as an absolute path,
+    so that a run resumes from any folder."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    if values["data"] is not None:
+        values["data"] = os.path.abspath(os.path.expanduser(values["data"]))
+    return TrainConfig.from_dict(values)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,8 +102,9 @@ def run(args: argparse.Namespace) -> int:
         if args.distributed and not args.offline
         else "--offline"
     )
-    data.prepare(config.dataset, data_dir=config.data_dir, download=download,
-                 no_download=no_download)  # fmt: skip
+    if config.data is None:  # own images are read (and checked) when training starts
+        data.prepare(config.dataset, data_dir=config.data_dir, download=download,
+                     no_download=no_download)  # fmt: skip
     import jax
 
     from corel_jax.training.train import train_and_evaluate

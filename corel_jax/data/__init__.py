@@ -36,13 +36,20 @@ to get the data, offline ways first. ``imagenet_resized`` needs the downsampled
 ImageNet archives, which image-net.org hands out only to registered users.
 Decoded tfds splits are cached (:mod:`corel_jax.data.cache`).
 
+Your own images: :func:`load_images` reads a folder of image files (flat, or
+one subfolder per class) or an ``.npz`` / ``.npy`` array as an
+:class:`ImageSet`, resized and converted to one shape on request; decoded
+folders are cached too.
+
 Importing this package imports neither TensorFlow nor tfds.
 
 Modules: :mod:`~corel_jax.data.catalog` (the table), :mod:`~corel_jax.data.loading`
 (the entry points), one reader per source (:mod:`~corel_jax.data.digits`,
 :mod:`~corel_jax.data.idx`, :mod:`~corel_jax.data.tfds_reader`), the
 generated SPHERES data set of the Topological Autoencoders paper
-(:mod:`~corel_jax.data.spheres`) and :mod:`~corel_jax.data.cache`.
+(:mod:`~corel_jax.data.spheres`), your own images (:mod:`~corel_jax.data.images`; folders:
+:mod:`~corel_jax.data.folder`),
+the result type (:mod:`~corel_jax.data.split`) and :mod:`~corel_jax.data.cache`.
 """
 
 from corel_jax._lazy import attach
@@ -56,13 +63,16 @@ __getattr__, __dir__, __all__ = attach(
             "CIFAR100_CLASSES",
             "CIFAR10_CLASSES",
             "CIFAR20_CLASSES",
+            "COLORS",
             "DATASETS",
             "DEBIAN_FASHION_MNIST",
             "FASHION_MNIST_CLASSES",
             "SPLITS",
             "DatasetInfo",
         ],
+        "folder": ["IMAGE_EXTENSIONS"],
         "idx": ["IDX_FILES", "read_idx"],
+        "images": ["ImageSet", "load_images"],
         "loading": [
             "available",
             "default_location",

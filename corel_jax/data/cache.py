@@ -1,5 +1,7 @@
 """The ``.npz`` cache of decoded tfds splits, keyed by (name, split, data dir).
 
+Decoded image folders (:mod:`corel_jax.data.folder`) are cached in the same folder.
+
 Decoding a tfds dataset takes minutes; its cache entry loads in seconds. Only
 complete splits are cached, each written atomically, and an unreadable entry is
 decoded again. IDX files and digits are not cached (they load in under a second).
@@ -19,12 +21,13 @@ from corel_jax._files import atomic_write
 from corel_jax.data.split import Split
 from corel_jax.data.tfds_reader import data_dir_of
 
-__all__ = ["cache_path", "read_cache", "write_cache"]
+__all__ = ["cache_path", "cache_root", "read_cache", "write_cache"]
 
 _CACHE_FORMAT = "v1"  # bump when the cached content changes
 
 
-def _cache_root(cache_dir: str | os.PathLike | None) -> Path:
+def cache_root(cache_dir: str | os.PathLike | None) -> Path:
+    """The cache folder: ``cache_dir``, else ``$COREL_JAX_CACHE``, else ``~/.cache/corel_jax``."""
     if cache_dir is not None:
         return Path(cache_dir)
     return Path(os.environ.get("COREL_JAX_CACHE") or Path.home() / ".cache" / "corel_jax")
@@ -39,7 +42,7 @@ def cache_path(
     """
     source = os.path.abspath(os.path.expanduser(data_dir_of(data_dir)))
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
-    return _cache_root(cache_dir) / f"{name}-{split}-tfds-{digest}-{_CACHE_FORMAT}.npz"
+    return cache_root(cache_dir) / f"{name}-{split}-tfds-{digest}-{_CACHE_FORMAT}.npz"
 
 
 def read_cache(path: Path, name: str, split: str) -> Split | None:

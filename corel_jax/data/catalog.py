@@ -17,6 +17,9 @@ SPLITS: tuple[str, ...] = ("train", "test")
 # Kinds of source a dataset can be read from (see corel_jax.data.loading).
 SOURCES: tuple[str, ...] = ("sklearn", "idx", "tfds", "generated")
 
+# What your own images may be converted to (corel_jax.data.folder): grayscale (1 channel) or RGB.
+COLORS: tuple[str, ...] = ("gray", "rgb")
+
 # Where Debian's ``dataset-fashion-mnist`` package puts the gzipped IDX files.
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 

@@ -8,6 +8,11 @@ baselines' scorers), :mod:`~corel_jax.oneclass.protocol` (the inlier draws,
 :mod:`~corel_jax.oneclass.backbone` (a trained backbone's codes as methods)
 and :mod:`~corel_jax.oneclass.reports` (tables and files). The protocol is
 described in ``docs/method.md#one-class-protocol``.
+
+On your own images: :mod:`~corel_jax.oneclass.detector` (:class:`CORELDetector`,
+a scikit-learn-style novelty detector on a trained backbone) and
+:mod:`~corel_jax.oneclass.image_report` (its scores as a CSV, a picture and an
+AUROC; ``docs/own_images.md``).
 """
 
 from corel_jax._lazy import attach
@@ -17,8 +22,17 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     {
         "backbone": ["backbone_methods", "seen_classes"],
+        "detector": ["CORELDetector"],
+        "image_report": ["normal_classes", "plot_extremes", "scores_auroc", "write_scores"],
         "methods": ["build_methods", "pixel_features"],
-        "names": ["METHODS", "METHOD_LABELS", "N_INLIERS", "RUNS", "method_label"],
+        "names": [
+            "DETECTOR_METHODS",
+            "METHODS",
+            "METHOD_LABELS",
+            "N_INLIERS",
+            "RUNS",
+            "method_label",
+        ],
         "protocol": "*",
         "reports": ["format_table", "plot_result", "write_report"],
         "scoring": "*",

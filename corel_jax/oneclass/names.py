@@ -7,7 +7,7 @@ its ``--help`` at once. :mod:`~corel_jax.oneclass.protocol` and
 
 from __future__ import annotations
 
-__all__ = ["METHODS", "METHOD_LABELS", "N_INLIERS", "RUNS", "method_label"]
+__all__ = ["DETECTOR_METHODS", "METHODS", "METHOD_LABELS", "N_INLIERS", "RUNS", "method_label"]
 
 N_INLIERS = 120  # inliers per class and run (the paper's headline; also 80 and 500)
 RUNS = 5  # independent draws per class
@@ -15,6 +15,10 @@ RUNS = 5  # independent draws per class
 # corel: ball counts on the codes; lambda0: ball counts on the codes of the same
 # model trained with lambda = 0; kde / ocsvm: on the codes; raw_ocsvm: on raw pixels.
 METHODS: tuple[str, ...] = ("corel", "lambda0", "kde", "ocsvm", "raw_ocsvm")
+
+# What corel_jax.oneclass.CORELDetector scores with (its ``method``): the ball count or the
+# latent KDE; its lambda0 baseline is the detector of a lambda = 0 backbone.
+DETECTOR_METHODS: tuple[str, ...] = ("corel", "kde")
 
 # What tables and plots call them.
 METHOD_LABELS: dict[str, str] = {

@@ -215,9 +215,12 @@ def evaluate(
       ``test_death_std`` and ``test_death_mean_abs_dev_from_eta`` (over all
       per-branch death times of those batches). Empty when the test split is
       unavailable, smaller than one batch, or of another image shape than
-      ``input_shape``.
+      ``input_shape``, and for a backbone of your own images (``config.data``).
     """
     from corel_jax import data
+
+    if config.data is not None:
+        return {}
 
     try:
         test = data.load(config.dataset, "test", data_dir=config.data_dir)

@@ -31,7 +31,7 @@ import math
 from typing import Any
 
 from corel_jax._checks import is_int, is_number
-from corel_jax.data.catalog import CATALOG, DATASETS
+from corel_jax.data.catalog import CATALOG, COLORS, DATASETS
 
 __all__ = ["LAM_SCALES", "PAPER_INPUT_VALUES", "TOPO_TERMS", "TrainConfig"]
 
@@ -60,10 +60,27 @@ class TrainConfig:
     field (tuples, e.g. ``metric=("minkowski", 3.0)``, included).
     """
 
-    # Data.
-    dataset: str = _field("digits", "Training data.", choices=DATASETS)
+    # Data: a dataset of the catalog, or your own images (``data``; ``dataset`` is then None).
+    dataset: str | None = _field("digits", "Training data.", choices=DATASETS)
     data_dir: str | None = _field(
         None, "tfds data dir or IDX folder (the dataset's default location when not given)."
+    )
+    data: str | None = _field(
+        None,
+        "Your own images instead of --dataset: a folder (one subfolder per class, or flat) or "
+        "an .npz (images, optional labels) / .npy file (docs/own_images.md). The model's input "
+        "shape follows the images.",
+    )
+    image_size: tuple[int, ...] | None = _field(
+        None,
+        "With --data: resize every image to HEIGHT WIDTH (one number: a square); needed when "
+        "their sizes differ.",
+    )
+    color: str | None = _field(
+        None,
+        "With --data: convert every image to gray or rgb; needed when grayscale and colour "
+        "images are mixed.",
+        choices=COLORS,
     )
     max_examples: int | None = _field(None, "Train on the first N examples only.")
     classes: tuple[int, ...] | None = _field(
@@ -115,6 +132,12 @@ class TrainConfig:
     log_every: int = _field(100, "Steps per log line / metrics row (rounded up to chunks).")
 
     def __post_init__(self):
+        # Own images replace the catalog: ``dataset`` left at its default becomes None, and an
+        # ``image_size`` of one number is a square.
+        if self.data is not None and self.dataset == "digits":
+            object.__setattr__(self, "dataset", None)
+        if isinstance(self.image_size, list | tuple) and len(self.image_size) == 1:
+            object.__setattr__(self, "image_size", tuple(self.image_size) * 2)
         _validate(self)
 
     def effective_lam(self, input_shape: tuple[int, ...]) -> float:
@@ -193,8 +216,7 @@ def _validate(c: TrainConfig) -> None:
         if not ok:
             raise ValueError(f"TrainConfig.{field} must be {what}; got {getattr(c, field)!r}.")
 
-    need(isinstance(c.dataset, str) and c.dataset in DATASETS, "dataset", f"one of {DATASETS}")
-    need(c.data_dir is None or isinstance(c.data_dir, str), "data_dir", "a path (str) or None")
+    _validate_data(c, need)
     for field in ("max_examples", "devices"):
         v = getattr(c, field)
         need(v is None or (is_int(v) and v > 0), field, "a positive int or None")
@@ -241,13 +263,33 @@ def _validate(c: TrainConfig) -> None:
         )
 
 
+def _validate_data(c: TrainConfig, need) -> None:
+    """``dataset`` of the catalog, or ``data`` (own images) with ``image_size`` and ``color``."""
+    if c.data is None:
+        need(isinstance(c.dataset, str) and c.dataset in DATASETS, "dataset", f"one of {DATASETS}")
+        for field in ("image_size", "color"):
+            need(getattr(c, field) is None, field, "None unless data (your own images) is given")
+    else:
+        need(isinstance(c.data, str) and c.data != "", "data", "a path (str) or None")
+        need(c.dataset is None, "dataset", "None (or left at its default) when data is given")
+    need(c.data_dir is None or isinstance(c.data_dir, str), "data_dir", "a path (str) or None")
+    need(
+        c.image_size is None or (isinstance(c.image_size, tuple) and len(c.image_size) == 2
+                                 and all(is_int(s) and s > 0 for s in c.image_size)),
+        "image_size", "None, or one or two positive ints (height, width)",
+    )  # fmt: skip
+    need(c.color is None or c.color in COLORS, "color", f"None or one of {COLORS}")
+
+
 def _validate_classes(c: TrainConfig, need) -> None:
-    """``classes``: None, or distinct labels of ``dataset`` (ints in ``[0, num_classes)``)."""
+    """``classes``: None, or distinct labels of ``dataset`` (ints in ``[0, num_classes)``);
+    labels of ``data`` (its class subfolders in sorted order) are checked when it is read."""
     if c.classes is None:
         return
-    names = CATALOG[c.dataset].class_names
+    names = CATALOG[c.dataset].class_names if c.data is None else None
     top = len(names) if names is not None else None
-    what = f"None or a non-empty tuple of distinct {c.dataset} labels (ints in [0, {top or 'N'}))"
+    source = c.dataset if c.data is None else "data"
+    what = f"None or a non-empty tuple of distinct {source} labels (ints in [0, {top or 'N'}))"
     need(isinstance(c.classes, tuple) and len(c.classes) > 0, "classes", what)
     bad = [k for k in c.classes if not is_int(k) or k < 0 or (top is not None and k >= top)]
     need(not bad, "classes", f"{what}; {bad} are not such labels")

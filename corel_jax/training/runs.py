@@ -24,7 +24,7 @@ from corel_jax.training import checkpoint
 from corel_jax.training.backbone import evaluate, load_backbone
 from corel_jax.training.config import TrainConfig
 from corel_jax.training.state import create_train_state
-from corel_jax.training.train import train_and_evaluate
+from corel_jax.training.train import load_training_images, train_and_evaluate
 
 __all__ = [
     "check_backbone_dir",
@@ -189,11 +189,8 @@ def steps_per_epoch(config: TrainConfig, workdir: str | os.PathLike) -> int:
     The selected training examples over the global batch (``batch_size`` times
     the devices its latest checkpoint was written on).
     """
-    from corel_jax import data
-
     meta = checkpoint.read_meta(workdir, checkpoint.latest_step(workdir)) or {}
-    images = data.load(config.dataset, "train", data_dir=config.data_dir)
-    num = len(images.select(config.classes).take(config.max_examples))
+    num = len(load_training_images(config))
     return num // (config.batch_size * int(meta.get("devices") or 1))
 
 

@@ -96,7 +96,13 @@ from corel_jax.training.parallel import host_shard, replicate, select_devices, u
 from corel_jax.training.progress import Progress
 from corel_jax.training.state import TrainState, create_train_state, train_step
 
-__all__ = ["epoch_permutation", "fit", "make_chunk_fn", "train_and_evaluate"]
+__all__ = [
+    "epoch_permutation",
+    "fit",
+    "load_training_images",
+    "make_chunk_fn",
+    "train_and_evaluate",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -188,17 +194,27 @@ def _check_workdir(workdir: Path, resume: bool, config: TrainConfig) -> bool:
         raise ValueError(f"resume: in {workdir}, {err}") from None
 
 
-def _training_images(config: TrainConfig, images: np.ndarray | None) -> np.ndarray:
-    """``images`` (checked) or the train split of ``config.dataset``, cut to ``max_examples``.
+def load_training_images(config: TrainConfig) -> np.ndarray:
+    """The training images of ``config``: its own images (``config.data``, read with its
+    ``image_size`` and ``color``) or the train split of ``config.dataset``; those of
+    ``config.classes`` only (their labels select images and go no further), cut to
+    ``max_examples``."""
+    from corel_jax import data
 
-    Loaded data keeps the images of ``config.classes`` only (their labels select images and
-    go no further); given ``images`` carry no labels, so ``classes`` must be None then.
+    if config.data is not None:
+        found = data.load_images(config.data, image_size=config.image_size, color=config.color)
+    else:
+        found = data.load(config.dataset, "train", data_dir=config.data_dir)
+    return found.select(config.classes).images[: config.max_examples]
+
+
+def _training_images(config: TrainConfig, images: np.ndarray | None) -> np.ndarray:
+    """``images`` (checked) or :func:`load_training_images`, cut to ``max_examples``.
+
+    Given ``images`` carry no labels, so ``classes`` must be None then.
     """
     if images is None:
-        from corel_jax import data
-
-        split = data.load(config.dataset, "train", data_dir=config.data_dir)
-        images = split.select(config.classes).images
+        return load_training_images(config)
     elif config.classes is not None:
         raise ValueError(
             f"config.classes={config.classes} selects images by label, but images= carries no "
@@ -226,7 +242,7 @@ def fit(
     """Trains with checkpoints: the chunked pmap loop.
 
     Arguments as for :func:`train_and_evaluate` (``images=None`` loads
-    ``config.dataset``).
+    ``config.data`` or ``config.dataset``).
 
     Returns:
       ``(state, status)``: the final :class:`TrainState` of this process (one
@@ -336,7 +352,7 @@ def train_and_evaluate(
         The config must equal the saved one, except for a larger ``epochs``,
         which extends the run.
       images: ``(N, H, W, C)`` uint8 training images to use instead of
-        loading ``config.dataset`` (``max_examples`` still applies); in a
+        loading ``config.data`` or ``config.dataset`` (``max_examples`` still applies); in a
         multi-host run, every host passes all of them.
       progress: show progress and write ``metrics.jsonl``.
       stop_after: stop after the chunk that reaches this absolute step (it is
@@ -356,11 +372,12 @@ def train_and_evaluate(
     state, summary = fit(
         config, workdir, images, resume=resume, progress=progress, stop_after=stop_after
     )
-    # The held-out death times are COREL's statistics of its own models on images.
-    images_data = CATALOG[config.dataset].sources != ("generated",)
+    # The held-out death times are COREL's statistics of its own models on images (own images
+    # have no held-out split).
+    images_data = config.data is None and CATALOG[config.dataset].sources != ("generated",)
     if summary["completed"] and images_data and not is_topoae(config.model):
         model = nnx.merge(state.graphdef, state.params, state.batch_stats)
         summary.update(evaluate(model, config, input_shape=model.input_shape))
-        if jax.process_index() == 0:
-            (Path(workdir) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if summary["completed"] and jax.process_index() == 0:
+        (Path(workdir) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -37,7 +37,9 @@ def _option_help(text: str) -> dict[str, str]:
 def test_help_shows_each_default_once_and_only_real_ones(command, capsys):
     _help(command)
     options = _option_help(capsys.readouterr().out)
-    assert "--workdir" in options and "--dataset" in options
+    # score reads its backbone (--backbone) and images (--inliers, --images) from paths
+    data_options = ("--backbone", "--images") if command == "score" else ("--workdir", "--dataset")
+    assert all(o in options for o in data_options)
     for option, text in options.items():
         assert "(default: None)" not in text, option
         assert len(re.findall(r"default:", text, flags=re.I)) <= 1, (option, text)
@@ -46,7 +48,10 @@ def test_help_shows_each_default_once_and_only_real_ones(command, capsys):
     # a required option has no default to show; the choices of --dataset are listed
     if command in ("train", "oneclass"):
         assert "default" not in options["--workdir"]
-    assert f"One of: {', '.join(DATASETS)}." in options["--dataset"]
+    if command == "score":
+        assert all("default" not in options[o] for o in ("--backbone", "--inliers", "--images"))
+    else:
+        assert f"One of: {', '.join(DATASETS)}." in options["--dataset"]
 
 
 def test_tuple_defaults_show_as_they_are_typed(capsys):

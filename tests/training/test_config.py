@@ -38,11 +38,25 @@ class TestValidation:
             (dict(lam_scale="per_pixel"), "lam_scale"),
             (dict(topo="rips"), "topo"),
             (dict(weight_decay=-1e-5), "weight_decay"),
+            (dict(data="", dataset=None), "data"),
+            (dict(data="/imgs", dataset="cifar10"), "dataset"),  # own images replace a dataset
+            (dict(dataset=None), "dataset"),
+            (dict(image_size=(28, 28)), "image_size"),  # only for own images
+            (dict(data="/imgs", image_size=(0, 28)), "image_size"),
+            (dict(data="/imgs", image_size=(8, 8, 8)), "image_size"),
+            (dict(color="rgb"), "color"),
+            (dict(data="/imgs", color="cmyk"), "color"),
         ],
     )
     def test_config_fields(self, kwargs, field):
         with pytest.raises(ValueError, match=rf"TrainConfig\.{field} must be"):
             TrainConfig(**kwargs)
+
+    def test_own_images_replace_the_dataset(self):
+        config = TrainConfig(data="/imgs", image_size=(28,), classes=(12,))
+        assert config.dataset is None and config.image_size == (28, 28)  # one number: a square
+        assert config.classes == (12,)  # the folder's labels are checked when it is read
+        assert TrainConfig.from_json(config.to_json()) == config
 
     def test_from_dict_rejects_unknown_fields(self):
         with pytest.raises(ValueError, match="Unknown TrainConfig fields: \\['lambda'\\]"):
@@ -73,14 +87,19 @@ class TestRoundTrip:
             devices=2, steps_per_dispatch=3, checkpoint_every=20, keep_checkpoints=4, log_every=9,
             classes=(3, 1), lam_scale="per_value", topo="topoae", weight_decay=1e-5,
         )  # fmt: skip
+        # own images replace the dataset: their fields in a config of their own
+        own = TrainConfig(data="/data/mine", image_size=(24, 32), color="rgb", classes=(2,))
         defaults = TrainConfig()
         for f in dataclasses.fields(TrainConfig):  # the test covers every field
-            assert getattr(config, f.name) != getattr(defaults, f.name), f.name
+            assert any(getattr(c, f.name) != getattr(defaults, f.name) for c in (config, own)), (
+                f.name
+            )
         text = config.to_json()
         assert json.loads(text)["metric"] == ["minkowski", 3.0]
         back = TrainConfig.from_json(text)
         assert back == config and back.metric == ("minkowski", 3.0)
-        assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+        for c in (config, own):
+            assert TrainConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
 
     def test_differences(self):
         a, b = TrainConfig(), TrainConfig(lam=1.0, epochs=3)
