@@ -32,14 +32,16 @@ _TOPOAE: dict[str, type[nnx.Module]] = {
 }
 
 
-def is_topoae(name: str) -> bool:
-    """Whether model ``name`` is one of the Topological Autoencoders paper's.
+def is_topoae(model: str | nnx.Module) -> bool:
+    """Whether a model (by name, or a model itself) is one of the Topological Autoencoders paper's.
 
     Those see uint8 images in [-1, 1] (COREL's in [0, 1]), are trained with
     the mean squared error (COREL's with the summed l1 error), carry BatchNorm
     statistics and may carry the learnable latent scale of the signature loss.
     """
-    return name in _TOPOAE
+    if isinstance(model, str):
+        return model in _TOPOAE
+    return isinstance(model, tuple(_TOPOAE.values()))
 
 
 def create_model(

@@ -29,7 +29,7 @@ from corel_jax import loss as losses
 from corel_jax._checks import check_positive_int
 from corel_jax.training import checkpoint
 from corel_jax.training.config import TrainConfig
-from corel_jax.training.objectives import build_model
+from corel_jax.training.objectives import build_model, prepare_inputs
 
 if TYPE_CHECKING:
     from corel_jax.data import Split
@@ -110,11 +110,14 @@ def load_backbone(
 
 
 def encode(model: nnx.Module, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
-    """Latent codes of uint8 images, jitted and batched.
+    """Latent codes of images, jitted and batched.
 
     Args:
       model: an autoencoder with ``encode`` (e.g. from :func:`load_backbone`).
-      images: ``(N, H, W, C)`` uint8 images (scaled to [0, 1] inside).
+      images: ``(N, H, W, C)`` uint8 images, scaled inside to the range the model
+        was trained on ([0, 1] for COREL's models, [-1, 1] for the TopoAE
+        paper's: :func:`corel_jax.training.objectives.prepare_inputs`), or
+        float data (such as SPHERES), used as it is.
       batch_size: examples per call; the last batch is padded, so the
         function compiles once.
 
@@ -143,8 +146,9 @@ def encode(model: nnx.Module, images: np.ndarray, *, batch_size: int = 1000) -> 
 # Jitted once per model structure and input shape, not once per model: the
 # demo's backbones share their compilations.
 @functools.partial(jax.jit, static_argnums=0)
-def _encode_batch(graphdef: nnx.GraphDef, state: nnx.State, x_uint8: jax.Array) -> jax.Array:
-    return nnx.merge(graphdef, state).encode(x_uint8.astype(jnp.float32) / 255.0)
+def _encode_batch(graphdef: nnx.GraphDef, state: nnx.State, batch: jax.Array) -> jax.Array:
+    model = nnx.merge(graphdef, state)
+    return model.encode(prepare_inputs(batch, model))
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))

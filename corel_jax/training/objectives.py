@@ -50,12 +50,12 @@ from corel_jax.training.config import TrainConfig
 __all__ = ["build_model", "data_scale", "make_loss_fn", "prepare_inputs", "reconstruction"]
 
 
-def prepare_inputs(batch: jax.Array, model: str) -> jax.Array:
+def prepare_inputs(batch: jax.Array, model: str | nnx.Module) -> jax.Array:
     """Float32 inputs of a batch: uint8 images scaled to ``model``'s range, floats unchanged.
 
     Args:
       batch: ``(B, H, W, C)`` uint8 images, or float data.
-      model: the model name (``TrainConfig.model``).
+      model: the model name (``TrainConfig.model``) or the model.
 
     Returns:
       ``(B, H, W, C)`` float32: in [0, 1] (COREL models) or [-1, 1]

@@ -9,14 +9,15 @@ from train_helpers import CONFIG, TOL
 
 from corel_jax import data
 from corel_jax import loss as L
+from corel_jax.models import DeepAutoencoder, SpheresAutoencoder
 from corel_jax.training.backbone import (
-    build_model,
     death_summary,
     encode,
     evaluate,
     held_out_statistics,
     load_backbone,
 )
+from corel_jax.training.objectives import build_model
 
 
 def test_encode_matches_the_model_and_pads_the_last_batch(reference):
@@ -33,6 +34,23 @@ def test_encode_matches_the_model_and_pads_the_last_batch(reference):
         encode(model, images[..., 0])
     with pytest.raises(ValueError, match="batch_size"):
         encode(model, images, batch_size=0)
+
+
+def test_encode_feeds_each_model_the_range_it_was_trained_on():
+    """TopoAE's image model saw pixels in [-1, 1]; float data (SPHERES) enters as it is."""
+    from flax import nnx
+
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28, 1), dtype=np.uint8)
+    deep = DeepAutoencoder(latent_dim=2, rngs=nnx.Rngs(0))
+    deep.eval()
+    expected = deep.encode(jnp.asarray(images, jnp.float32) / 127.5 - 1.0)
+    np.testing.assert_allclose(encode(deep, images), expected, rtol=1e-5, atol=1e-5)
+    points = np.random.default_rng(1).normal(size=(6, 1, 1, 101)).astype(np.float32)
+    mlp = SpheresAutoencoder(input_shape=(1, 1, 101), latent_dim=2, rngs=nnx.Rngs(0))
+    mlp.eval()
+    np.testing.assert_allclose(
+        encode(mlp, points), mlp.encode(jnp.asarray(points)), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_held_out_statistics_are_the_losses_of_each_batch(reference):
