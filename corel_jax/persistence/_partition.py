@@ -96,6 +96,7 @@ def _item_replicated(sharding, num_batch: int, ranks: Sequence[int]):
 
 
 def _replicated(sharding, ranks: Sequence[int]):
+    """Replicated shardings over the devices of ``sharding``, one per rank."""
     devices = np.array(sorted(sharding.device_set, key=lambda d: d.id))
     mesh = jax.sharding.Mesh(devices, ("devices",))
     return [NamedSharding(mesh, PartitionSpec()) for _ in ranks]
@@ -126,7 +127,7 @@ def _partition(kernel, num_batch, in_ranks, out_ranks, mesh, arg_shapes, result_
 def _infer(num_batch, out_ranks, mesh, arg_shapes, result_shape):
     """GSPMD's propagation callback: the results take the first operand's batch sharding."""
     first = arg_shapes[0].sharding
-    flat, tree = jax.tree.flatten(result_shape)
+    tree = jax.tree.structure(result_shape)
     shardings = _item_replicated(first, num_batch, out_ranks) or _replicated(first, out_ranks)
     return jax.tree.unflatten(tree, shardings)
 

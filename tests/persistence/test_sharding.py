@@ -271,3 +271,20 @@ def test_cuda_lowering_of_the_search_kernel_partitions(data_sharding, tmp_path, 
     # each device searches its 2 clouds (16 coordinates x 128 padded points each)
     calls = custom_call_operands(text, "__gpu$xla.gpu.triton")
     assert calls and all(c == "f32[2,16,128] s32[2,128] s32[2,128]" for c in calls), calls
+
+
+# ---------------------------------------------------------- the documented idiom
+
+
+def test_the_documented_sharded_training_step_runs():
+    """docs/sharding.md's user-written step (its ```python blocks, which assert that the
+    program holds no all-gather and equals the one-device step)."""
+    if jax.device_count() < 8:
+        pytest.skip("needs XLA_FLAGS=--xla_force_host_platform_device_count=8")
+    doc = (Path(__file__).parents[2] / "docs" / "sharding.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", doc, flags=re.DOTALL)
+    assert blocks
+    namespace = {}
+    for i, block in enumerate(blocks):
+        exec(compile(block, f"docs/sharding.md python block {i}", "exec"), namespace)
+    assert namespace["new_params"]["w"].sharding.is_fully_replicated
