@@ -11,8 +11,8 @@ squared=False)`` here:
 * corel_jax: one ``jax.jit``-compiled step per dispatch (the nnx model and
   optimiser state raveled into one vector), and the same step 100 times
   per dispatch under ``lax.scan``;
-* corel_jax's trainer (``corel_jax.training.train``'s pmapped ``lax.scan`` chunk of
-  ``train_step``, ``TrainConfig(topo="topoae", model="spheres_mlp")``): what
+* corel_jax's trainer (``corel_jax.training.train``'s jitted ``lax.scan`` chunk of
+  ``data_parallel_step``, ``TrainConfig(topo="topoae", model="spheres_mlp")``): what
   ``corel-jax train`` runs, with the authors' term (squared, learnable latent
   scale), 100 steps per dispatch;
 * PyTorch: the same architecture and optimiser, eager, with
@@ -126,21 +126,20 @@ def jax_step_functions(data: np.ndarray) -> dict[str, Callable[[], object]]:
 
 def trainer_chunk_function(data: np.ndarray) -> Callable[[], object]:
     """``corel_jax.training.train``'s chunk of ``SCAN_STEPS`` TopoAE steps, as ``corel-jax train`` runs it."""
-    from corel_jax.training import train
+    from corel_jax.training import parallel, train
     from corel_jax.training.config import TrainConfig
-    from corel_jax.training.parallel import replicate
 
     config = TrainConfig(
         dataset="spheres", model="spheres_mlp", topo="topoae", lam=LAM, num_branches=1,
         branch_dim=2, batch_size=BATCH, learning_rate=LR, weight_decay=WEIGHT_DECAY, devices=1,
     )  # fmt: skip
-    devices = jax.local_devices()[:1]
+    mesh = parallel.data_mesh(1)
     points = data.reshape(-1, 1, 1, data.shape[-1])
     _, state = train.create_train_state(config, points.shape[1:], jax.random.key(0))
-    holder = {"state": replicate(state, devices)}
-    images = replicate(points, devices)
+    holder = {"state": parallel.replicate(state, mesh)}
+    images = parallel.device_copies(points, mesh)
     idx = np.arange(len(points)).reshape(1, SCAN_STEPS, BATCH)
-    chunk = train.make_chunk_fn(devices)
+    chunk = train.make_chunk_fn(mesh)
 
     def run_chunk():
         holder["state"], metrics = chunk(holder["state"], images, idx)

@@ -28,9 +28,9 @@ import jax
 import numpy as np
 from _results import write_results
 
+from corel_jax.training import parallel
 from corel_jax.training import train as T
 from corel_jax.training.config import TrainConfig
-from corel_jax.training.parallel import replicate
 from corel_jax.training.state import create_train_state
 
 INPUT_SHAPE = (32, 32, 3)
@@ -43,12 +43,12 @@ def build(lam: float, chunk: int) -> dict:
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(chunk * config.batch_size, *INPUT_SHAPE), dtype=np.uint8)
     _, state = create_train_state(config, INPUT_SHAPE, jax.random.key(0))
-    devices = jax.local_devices()[:1]
+    mesh = parallel.data_mesh(1)
     run = {
         "lam": lam,
-        "fn": T.make_chunk_fn(devices),
-        "state": replicate(state, devices),
-        "images": replicate(images, devices),
+        "fn": T.make_chunk_fn(mesh),
+        "state": parallel.replicate(state, mesh),
+        "images": parallel.device_copies(images, mesh),
         "idx": np.arange(len(images)).reshape(1, chunk, config.batch_size),
         "chunk": chunk,
         "batch": config.batch_size,

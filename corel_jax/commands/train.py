@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import os
+import sys
 import types
 import typing
 from pathlib import Path
@@ -90,7 +91,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validates the options, gets the data, trains, prints the summary."""
+    """Validates the options, gets the data, trains, prints the summary.
+
+    Returns 0, or 1 when a step gave a non-finite loss or gradient (the run
+    stopped there, with one line on stderr naming the step and the term).
+    """
     config = config_from_args(args)
     check_directory(args.workdir, "--workdir")
     from corel_jax import data
@@ -107,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
                      no_download=no_download)  # fmt: skip
     import jax
 
-    from corel_jax.training.train import train_and_evaluate
+    from corel_jax.training.train import NonFiniteError, train_and_evaluate
 
     if args.distributed:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives
@@ -116,7 +121,11 @@ def run(args: argparse.Namespace) -> int:
             num_processes=args.num_processes,
             process_id=args.process_id,
         )
-    summary = train_and_evaluate(config, args.workdir, resume=args.resume)
+    try:
+        summary = train_and_evaluate(config, args.workdir, resume=args.resume)
+    except NonFiniteError as err:  # the run stopped; its newest checkpoint is finite
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     if jax.process_index() == 0:
         print(json.dumps(summary, indent=2))
         print(f"outputs in {Path(args.workdir).absolute()}")

@@ -11,9 +11,11 @@ Modules: :mod:`~corel_jax.persistence.rips` (the public entry point,
 one per algorithm: ``_native`` (Prim's algorithm in C++, an XLA FFI custom
 call, on CPUs), ``_prim_xla`` (Prim's algorithm as an XLA loop),
 ``_boruvka`` (Borůvka's algorithm in plain XLA), ``_pallas_prim`` and
-``_pallas_search`` (Pallas kernels for CUDA/ROCm), and ``_distances`` (the
-metrics and their subgradients, shared by all of them). How each works, its
-tie rule and its measured speed: ``docs/persistence_algorithms.md``.
+``_pallas_search`` (Pallas kernels for CUDA/ROCm), ``_distances`` (the
+metrics and their subgradients, shared by all of them) and ``_partition``
+(how the kernel calls partition along their batch axes under ``jit`` with
+sharded inputs). How each works, its tie rule and its measured speed:
+``docs/persistence_algorithms.md``.
 """
 
 from corel_jax.persistence._distances import METRICS, Metric, pairwise_distances, parse_metric

@@ -7,7 +7,9 @@ the whole loop for one cloud with the cloud held on chip: the padded
 ``(N, D)`` block of points is loaded once, every step computes its row of
 distances on the fly from a dynamically indexed row of the block, and a
 vmapped batch of clouds becomes the kernel's grid (Pallas' batching rule), so
-one launch serves the whole batch.
+one launch serves the whole batch; under ``jit`` with the batch sharded over
+devices, each device launches the kernel on its own clouds
+(:mod:`corel_jax.persistence._partition`).
 
 Contract: the same as the XLA loop (:func:`corel_jax.persistence._prim_xla.prim`): the
 ``(n,)`` int32 ``parent`` array of Prim's tree over the ``mask`` vertices,
@@ -37,6 +39,7 @@ from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plt
 
 from corel_jax.persistence import _distances
+from corel_jax.persistence._partition import batch_partitioned
 
 # Above this many points one program per cloud would hold too large a block
 # on chip; "pallas" switches to Borůvka rounds with the tiled search.
@@ -146,12 +149,16 @@ def prim_parent(
       kind, p: the metric (see :func:`corel_jax.persistence.parse_metric`).
       interpret: run in Pallas interpret mode (any backend) instead of Triton.
     """
-    n = x.shape[0]
-    xp, mp = _pad(x, mask, kind)
-    parent = pl.pallas_call(
-        functools.partial(_parent_kernel, kind=kind, p=p),
-        out_shape=out_struct(mp.shape, jnp.int32, xp, mp),
-        compiler_params=_compiler_params(mp.shape[0]),
-        interpret=interpret,
-    )(xp, mp)
-    return parent[:n]
+
+    def kernel(x, mask):
+        xp, mp = _pad(x, mask, kind)
+        parent = pl.pallas_call(
+            functools.partial(_parent_kernel, kind=kind, p=p),
+            out_shape=out_struct(mp.shape, jnp.int32, xp, mp),
+            compiler_params=_compiler_params(mp.shape[0]),
+            interpret=interpret,
+        )(xp, mp)
+        return parent[: x.shape[0]]
+
+    # A vmapped batch of clouds is one call, partitioned along the batch under jit.
+    return batch_partitioned(kernel, in_ranks=(2, 1), out_ranks=(1,))(x, mask)

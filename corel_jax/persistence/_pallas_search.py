@@ -35,6 +35,7 @@ from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plt
 
 from corel_jax.persistence._pallas_prim import out_struct
+from corel_jax.persistence._partition import batch_partitioned
 
 ROWS = 32
 COLS = 64
@@ -112,9 +113,8 @@ def tiled_search(x: jax.Array, mask: jax.Array, kind: str, p: float, *, interpre
         xt = jnp.pad(x, ((0, pad), (0, 0))).T  # (d, N): coordinate rows are contiguous
     m = jnp.pad(mask.astype(jnp.int32), (0, pad))
 
-    def search(comp, stale=None):
-        comp = jnp.pad(comp, (0, pad), constant_values=-1)
-        bd, bw = pl.pallas_call(
+    def kernel(xt, comp, m):
+        return pl.pallas_call(
             functools.partial(_search_kernel, d=x.shape[1], kind=kind, p=p),
             grid=(big_n // ROWS,),
             in_specs=[pl.BlockSpec(memory_space=pl.ANY)] * 3,
@@ -126,6 +126,13 @@ def tiled_search(x: jax.Array, mask: jax.Array, kind: str, p: float, *, interpre
             compiler_params=plt.CompilerParams(num_warps=4, num_stages=1),
             interpret=interpret,
         )(xt, comp, m)
+
+    # A vmapped batch of clouds is one call, partitioned along the batch under jit.
+    call = batch_partitioned(kernel, in_ranks=(2, 1, 1), out_ranks=(1, 1))
+
+    def search(comp, stale=None):
+        comp = jnp.pad(comp, (0, pad), constant_values=-1)
+        bd, bw = call(xt, comp, m)
         return bd[:n], bw[:n]
 
     return search

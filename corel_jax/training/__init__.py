@@ -8,10 +8,11 @@ One concept per module, from the bottom up:
   the chosen topological term) and the model of a config;
 * :mod:`~corel_jax.training.state`: the train state and the pure step;
 * :mod:`~corel_jax.training.checkpoint`, :mod:`~corel_jax.training.parallel`,
-  :mod:`~corel_jax.training.progress`: orbax checkpoints, device placement,
-  progress bars and ``metrics.jsonl``;
-* :mod:`~corel_jax.training.train`: the chunked data-parallel loop,
-  :func:`train_and_evaluate`;
+  :mod:`~corel_jax.training.progress`, :mod:`~corel_jax.training.workdir`:
+  orbax checkpoints, the device mesh and data placement, progress bars and
+  ``metrics.jsonl``, the work directory's rules and lock;
+* :mod:`~corel_jax.training.train`: the chunked data-parallel loop on a
+  device mesh, :func:`train_and_evaluate`;
 * :mod:`~corel_jax.training.backbone`: a trained backbone: load it, encode
   images, measure its held-out death times;
 * :mod:`~corel_jax.training.runs`: a backbone in a work directory, trained,

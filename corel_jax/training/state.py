@@ -1,9 +1,18 @@
-"""The train state and the pure training step.
+"""The train state and the pure training steps.
 
-The step is a pure function of a :class:`TrainState` (``nnx.split`` of the
+The steps are pure functions of a :class:`TrainState` (``nnx.split`` of the
 model: the graph definition is static, the parameters are a pytree;
-``nnx.merge`` inside the loss), so ``jit``, ``pmap`` and ``scan`` handle it.
-The loss it minimises is :func:`corel_jax.training.objectives.make_loss_fn`'s.
+``nnx.merge`` inside the loss), so ``jit``, ``scan``, ``vmap`` and
+``shard_map`` handle them. The loss they minimise is
+:func:`corel_jax.training.objectives.make_loss_fn`'s.
+
+:func:`train_step` takes one mini-batch; :func:`data_parallel_step` takes
+``D`` of them stacked on a leading axis, each one a mini-batch of the loss
+(COREL's connectivity loss is defined per batch: one call, one cloud per
+branch), and averages their gradients. Under ``jax.jit`` with that axis
+sharded over a device mesh, each device computes its own batches and XLA
+sums the gradients across devices: the data-parallel step of the trainer
+(:mod:`corel_jax.training.train`, ``docs/sharding.md``).
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from flax import nnx
 from corel_jax.training.config import TrainConfig
 from corel_jax.training.objectives import build_model, make_loss_fn, prepare_inputs
 
-__all__ = ["TrainState", "create_train_state", "make_optimizer", "train_step"]
+__all__ = ["TrainState", "create_train_state", "data_parallel_step", "make_optimizer", "train_step"]
 
 PyTree = Any
 
@@ -104,6 +113,18 @@ def create_train_state(
     return graphdef, state
 
 
+def _apply(state: TrainState, grads: PyTree, batch_stats: PyTree) -> TrainState:
+    """``state`` after one Adam step with ``grads``."""
+    updates, opt_state = make_optimizer(state.config).update(grads, state.opt_state, state.params)
+    return dataclasses.replace(
+        state,
+        params=optax.apply_updates(state.params, updates),
+        opt_state=opt_state,
+        step=state.step + 1,
+        batch_stats=batch_stats,
+    )
+
+
 def train_step(
     state: TrainState, batch: jax.Array, *, axis_name: str | None = None
 ) -> tuple[TrainState, dict]:
@@ -113,12 +134,13 @@ def train_step(
       state: the train state.
       batch: ``(B, H, W, C)`` uint8 images (scaled to the model's range here,
         :func:`corel_jax.training.objectives.prepare_inputs`) or float data.
-      axis_name: inside ``pmap``, the device axis: the gradients and metrics
-        are averaged over it (``lax.pmean``).
+      axis_name: inside ``jax.shard_map`` (or ``pmap``), a mesh axis over
+        which the gradients and metrics are averaged (``lax.pmean``).
 
     Returns:
       ``(new_state, metrics)``: scalars ``rec``, ``loss`` and the term's
-      (:func:`corel_jax.training.objectives.make_loss_fn`).
+      (:func:`corel_jax.training.objectives.make_loss_fn`), and
+      ``grad_norm``, the global norm of the (averaged) gradient.
     """
     x = prepare_inputs(batch, state.config.model)
     loss_fn = make_loss_fn(state.graphdef, state.config, dtype=batch.dtype)
@@ -127,12 +149,38 @@ def train_step(
     )
     if axis_name is not None:
         grads, metrics, batch_stats = jax.lax.pmean((grads, metrics, batch_stats), axis_name)
-    updates, opt_state = make_optimizer(state.config).update(grads, state.opt_state, state.params)
-    new_state = dataclasses.replace(
-        state,
-        params=optax.apply_updates(state.params, updates),
-        opt_state=opt_state,
-        step=state.step + 1,
-        batch_stats=batch_stats,
-    )
-    return new_state, metrics
+    metrics = {**metrics, "grad_norm": optax.tree.norm(grads)}
+    return _apply(state, grads, batch_stats), metrics
+
+
+def data_parallel_step(state: TrainState, batches: jax.Array) -> tuple[TrainState, dict]:
+    """One Adam step on ``D`` mini-batches at once, their gradients averaged.
+
+    The gradient is that of the mean of the ``D`` batch losses, i.e. the mean
+    of their gradients, as ``D`` devices running :func:`train_step` on one
+    batch each with ``axis_name`` would average them; so are the metrics and
+    the model's other state (BatchNorm statistics, computed per batch).
+
+    Args:
+      state: the train state.
+      batches: ``(D, B, H, W, C)``: ``D`` mini-batches of ``B`` examples
+        (uint8 images or float data). Under ``jax.jit`` with ``batches``
+        sharded along its first axis over a device mesh (and ``state``
+        replicated), each device computes the losses of its own batches.
+
+    Returns:
+      ``(new_state, metrics)`` as for :func:`train_step`, averaged over the
+      ``D`` batches.
+    """
+    x = prepare_inputs(batches, state.config.model)
+    loss_fn = make_loss_fn(state.graphdef, state.config, dtype=batches.dtype)
+    per_batch = jax.vmap(loss_fn, in_axes=(None, None, 0))
+
+    def mean_loss(params):
+        losses, aux = per_batch(params, state.batch_stats, x)
+        return jnp.mean(losses), aux
+
+    grads, (metrics, batch_stats) = jax.grad(mean_loss, has_aux=True)(state.params)
+    metrics, batch_stats = jax.tree.map(lambda a: jnp.mean(a, axis=0), (metrics, batch_stats))
+    metrics = {**metrics, "grad_norm": optax.tree.norm(grads)}
+    return _apply(state, grads, batch_stats), metrics

@@ -7,10 +7,10 @@ default; ``docs/method.md#the-connectivity-loss``), the Topological Autoencoders
 signature loss (``topo="topoae"``; ``docs/topoae.md``) or none
 (:mod:`corel_jax.training.objectives` defines them); the defaults are COREL's
 (:class:`corel_jax.training.config.TrainConfig`). This module holds
-the chunked pmap loop (:func:`fit`) and :func:`train_and_evaluate`; the train
-state and the pure step (:mod:`corel_jax.training.state`), the config,
-checkpoints, device placement, progress and the trained backbone have their
-own modules.
+the chunked loop on a device mesh (:func:`fit`) and :func:`train_and_evaluate`;
+the train state and the pure steps (:mod:`corel_jax.training.state`), the
+config, the work directory, checkpoints, device placement, progress and the
+trained backbone have their own modules.
 
 Design:
 
@@ -22,12 +22,16 @@ Design:
   metrics once, so there is no host round trip per step.
 * The step is a pure function of a :class:`TrainState` (``nnx.split`` of the
   model: the graph definition is static, the parameters are a pytree;
-  ``nnx.merge`` inside the loss), so ``jit``, ``pmap`` and ``scan`` handle it.
-* Data parallel with ``jax.pmap(axis_name="batch")`` over all local devices:
-  each device computes the loss on its OWN batch of ``B`` examples (the
-  connectivity loss is defined per batch, so ``B`` stays 100 per device) and
-  the gradients are averaged with ``lax.pmean``. The global batch is
-  ``B x devices``; one device is the same code with a device axis of size 1.
+  ``nnx.merge`` inside the loss), so ``jit`` and ``scan`` handle it.
+* Data parallel with ``jax.jit`` on a one-axis device mesh (axis ``"data"``,
+  :mod:`corel_jax.training.parallel`): the state is replicated; the batches
+  of a step are stacked on a leading device axis, ``(devices, B, H, W, C)``,
+  sharded over the mesh, so each device computes the loss of its OWN batch
+  of ``B`` examples (the connectivity loss is defined per batch, so ``B``
+  stays 100 per device) and XLA sums the gradients across devices
+  (:func:`corel_jax.training.state.data_parallel_step`; the kernels of the
+  loss partition along that axis, ``docs/sharding.md``). The global batch is
+  ``B x devices``; one device is the same program on a mesh of one.
 * Multi-host: start the same command on every host with ``--distributed``,
   which calls ``jax.distributed.initialize``. On Cloud TPU, SLURM and Open MPI
   its arguments are detected automatically; elsewhere pass them (or set the
@@ -39,17 +43,26 @@ Design:
           --coordinator-address 10.0.0.1:1234 --num-processes P --process-id i
 
   Every host reads its own contiguous ``1/P`` shard of the training set
-  (:func:`corel_jax.training.parallel.host_shard`), pmap spans the devices of all hosts,
-  and only host 0 writes ``config.json``, ``metrics.jsonl`` and
-  ``summary.json``; the work directory must be on a file system all hosts see
-  (orbax coordinates the checkpoint writes). On CPUs, collectives across
+  (:func:`corel_jax.training.parallel.host_shard`), the mesh spans the
+  devices of all hosts and each host feeds its own devices' rows
+  (``jax.make_array_from_process_local_data``); only host 0 writes
+  ``config.json``, ``metrics.jsonl`` and ``summary.json`` and holds the work
+  directory's lock; the work directory must be on a file system all hosts
+  see (orbax coordinates the checkpoint writes). On CPUs, collectives across
   processes need ``jax.config.update("jax_cpu_collectives_implementation",
   "gloo")`` before ``jax.distributed.initialize`` (the command does this).
+* Fail-safe: a run holds a lock on its work directory
+  (:mod:`corel_jax.training.workdir`), so a second run there is refused
+  while it lives; a step with a non-finite loss term or gradient stops the
+  run (:class:`NonFiniteError`, naming the step and the term) before
+  anything of that chunk is saved, so the newest checkpoint is the last
+  finite state.
 * Checkpoints (:mod:`corel_jax.training.checkpoint`) every ``checkpoint_every`` steps
   and at the end hold the parameters, the optimizer state, the step, the PRNG
-  key of the data order, and the config with the input shape. ``resume=True``
-  continues from the latest complete checkpoint to the same parameters as an
-  uninterrupted run: an epoch's permutation is a function of the seed and the
+  key of the data order, and the config with the input shape; they hold
+  host arrays, so a run resumes on any number of devices. ``resume=True``
+  continues from the newest complete checkpoint that restores (skipping, with
+  a warning, any that do not) to the same parameters as an uninterrupted run: an epoch's permutation is a function of the seed and the
   epoch only, and chunk boundaries of the absolute step. Resuming with more
   ``epochs`` (every other field equal) extends a run to the parameters that
   many epochs give. CPU runs are bitwise reproducible; GPU runs only with
@@ -69,13 +82,14 @@ References:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,19 +98,20 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from corel_jax._checks import is_int
-from corel_jax._files import RUN_LOG, check_directory
 from corel_jax.data.catalog import CATALOG
 from corel_jax.models import is_topoae
-from corel_jax.training import checkpoint
+from corel_jax.training import checkpoint, parallel
 from corel_jax.training.backbone import evaluate
 from corel_jax.training.config import TrainConfig
-from corel_jax.training.parallel import host_shard, replicate, select_devices, unreplicate
 from corel_jax.training.progress import Progress
-from corel_jax.training.state import TrainState, create_train_state, train_step
+from corel_jax.training.state import TrainState, create_train_state, data_parallel_step
+from corel_jax.training.workdir import check_workdir, try_lock
 
 __all__ = [
+    "NonFiniteError",
     "epoch_permutation",
     "fit",
     "load_training_images",
@@ -109,24 +124,34 @@ logger = logging.getLogger(__name__)
 PyTree = Any
 
 
-def make_chunk_fn(devices: Sequence[jax.Device] | None = None) -> Callable:
-    """The pmapped chunk ``(state, images, idx) -> (state, metrics)``.
+class NonFiniteError(FloatingPointError):
+    """A training step gave a non-finite loss term or gradient; the run stopped there."""
 
-    Per device: ``state`` replicated, ``images`` ``(N, H, W, C)`` uint8 (the
-    training set), ``idx`` ``(steps, B)`` int batch indices; ``metrics`` are
-    ``(steps,)`` per device. ``devices=None`` maps over all devices (of all
-    processes); a list maps over those (single process). The function is
-    cached per device list, so runs with the same config in one process
-    (e.g. a resume) reuse its compilations.
+
+def make_chunk_fn(mesh: Mesh) -> Callable:
+    """The jitted chunk ``(state, images, idx) -> (state, metrics)`` on ``mesh``.
+
+    ``state`` is replicated; ``images`` ``(D, N, H, W, C)`` (device ``d``'s
+    copy of its process's training examples, uint8 or float32) and ``idx``
+    ``(D, steps, B)`` (device ``d``'s batch indices, one row per step) are
+    sharded over the ``data`` axis of the ``D``-device mesh; ``metrics`` are
+    ``(steps,)`` scalars, replicated. Each step is a
+    :func:`corel_jax.training.state.data_parallel_step` on the ``D`` batches
+    ``images[d, idx[d, s]]``. Cached per mesh, so runs with the same config
+    in one process (e.g. a resume) reuse its compilations.
     """
-    return _chunk_fn(None if devices is None else tuple(devices))
+    return _chunk_fn(mesh)
 
 
 @functools.lru_cache(maxsize=8)
-def _chunk_fn(devices: tuple[jax.Device, ...] | None) -> Callable:
+def _chunk_fn(mesh: Mesh) -> Callable:
+    replicated = NamedSharding(mesh, PartitionSpec())
+    sharded = NamedSharding(mesh, PartitionSpec(parallel.AXIS))
+
     def chunk(state, images, idx):
-        def body(state, batch_idx):
-            return train_step(state, images[batch_idx], axis_name="batch")
+        def body(state, batch_idx):  # batch_idx: (D, B)
+            batches = jax.vmap(lambda examples, i: examples[i])(images, batch_idx)
+            return data_parallel_step(state, batches)
 
         # XLA:CPU runs convolutions inside a while loop several times slower
         # than in straight-line code (measured 520 vs 95 ms per step of the
@@ -134,9 +159,14 @@ def _chunk_fn(devices: tuple[jax.Device, ...] | None) -> Callable:
         # MLPs compile far faster as a loop).
         conv = state.config.model == "branch"
         unroll = True if jax.default_backend() == "cpu" and conv else 1
-        return jax.lax.scan(body, state, idx, unroll=unroll)
+        return jax.lax.scan(body, state, jnp.swapaxes(idx, 0, 1), unroll=unroll)
 
-    return jax.pmap(chunk, axis_name="batch", donate_argnums=(0,), devices=devices)
+    return jax.jit(
+        chunk,
+        in_shardings=(replicated, sharded, sharded),
+        out_shardings=replicated,
+        donate_argnums=(0,),
+    )
 
 
 # ------------------------------------------------------------ data ordering
@@ -173,25 +203,42 @@ def _chunk_end(step: int, total: int, steps_per_epoch: int, config: TrainConfig)
     )
 
 
+# ------------------------------------------------------------ failing safe
+
+# The metrics a step checks, in the order a failure is named by, and their names.
+_TERMS = {
+    "rec": "reconstruction loss (rec)",
+    "conn": "connectivity loss (conn)",
+    "topo": "signature loss (topo)",
+    "loss": "total loss (loss)",
+    "grad_norm": "gradient (its global norm, grad_norm)",
+}
+
+
+def _check_finite(metrics: dict, first_step: int, last_saved: int | None) -> None:
+    """Raises :class:`NonFiniteError` at the first step of a chunk with a non-finite term.
+
+    Args:
+      metrics: ``(steps,)`` host arrays of one chunk.
+      first_step: the absolute number of the chunk's first step (counting from 1).
+      last_saved: the newest checkpoint's step, or None.
+    """
+    bad = {k: ~np.isfinite(np.asarray(metrics[k])) for k in _TERMS if k in metrics}
+    steps = np.flatnonzero(np.any(np.stack(list(bad.values())), axis=0))
+    if not steps.size:
+        return
+    s = int(steps[0])
+    term = next(k for k in _TERMS if k in bad and bad[k][s])
+    kept = "no checkpoint was written" if last_saved is None else (
+        f"the last checkpoint (step {last_saved}) is kept"
+    )  # fmt: skip
+    raise NonFiniteError(
+        f"training stopped at step {first_step + s}: the {_TERMS[term]} is "
+        f"{float(metrics[term][s])}; {kept}. A smaller learning rate or lambda may help."
+    )
+
+
 # --------------------------------------------------------------- the loop
-
-
-def _check_workdir(workdir: Path, resume: bool, config: TrainConfig) -> bool:
-    """The rules of a work directory; returns whether ``config`` extends the saved run."""
-    check_directory(workdir, "workdir")
-    if not resume:
-        if workdir.is_dir() and any(p.name != RUN_LOG for p in workdir.iterdir()):
-            raise ValueError(
-                f"The work directory {workdir} is not empty; pass resume=True (--resume) to "
-                "continue the run in it, or choose a new directory."
-            )
-        return False
-    if not (workdir / "config.json").is_file():
-        raise ValueError(f"resume: {workdir} holds no run to resume (no config.json).")
-    try:
-        return config.continues(TrainConfig.from_json((workdir / "config.json").read_text()))
-    except ValueError as err:
-        raise ValueError(f"resume: in {workdir}, {err}") from None
 
 
 def load_training_images(config: TrainConfig) -> np.ndarray:
@@ -230,6 +277,29 @@ def _training_images(config: TrainConfig, images: np.ndarray | None) -> np.ndarr
     return images[: config.max_examples]
 
 
+def _local_devices(mesh: Mesh) -> int:
+    """The number of this process's devices in ``mesh``."""
+    return sum(d.process_index == jax.process_index() for d in mesh.devices.flat)
+
+
+def _restore(workdir: Path, state: TrainState, num_devices: int) -> tuple[TrainState, int | None]:
+    """``state`` from the newest checkpoint that restores, and its step (None: no checkpoint)."""
+    is_main = jax.process_index() == 0
+    found = checkpoint.restore_newest(workdir, state.arrays(), set_aside=is_main)
+    if jax.process_count() > 1:  # process 0 has set the unreadable checkpoints aside
+        multihost_utils.sync_global_devices("corel_jax.training.train: restored")
+    if found is None:
+        return state, None
+    step, arrays, meta = found
+    saved_devices = (meta or {}).get("devices")
+    if saved_devices not in (None, num_devices) and is_main:
+        logger.warning(
+            "resuming a run checkpointed on %s devices on %d; the global batch and the data "
+            "order change.", saved_devices, num_devices,
+        )  # fmt: skip
+    return dataclasses.replace(state, **arrays), step
+
+
 def fit(
     config: TrainConfig,
     workdir: str | os.PathLike,
@@ -239,51 +309,67 @@ def fit(
     progress: bool = True,
     stop_after: int | None = None,
 ) -> tuple[TrainState, dict]:
-    """Trains with checkpoints: the chunked pmap loop.
+    """Trains with checkpoints: the chunked loop on the ``data`` mesh.
 
     Arguments as for :func:`train_and_evaluate` (``images=None`` loads
     ``config.data`` or ``config.dataset``).
 
     Returns:
-      ``(state, status)``: the final :class:`TrainState` of this process (one
-      replica, on the host) and ``{"step", "total_steps", "completed"}``.
+      ``(state, status)``: the final :class:`TrainState` (on the host) and
+      ``{"step", "total_steps", "completed"}``.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig; got {type(config).__name__}.")
     if stop_after is not None and not (is_int(stop_after) and stop_after > 0):
         raise ValueError(f"stop_after must be a positive int or None; got {stop_after!r}.")
     workdir = Path(workdir)
-    extends = _check_workdir(workdir, resume, config)
-    local_devices, pmap_devices = select_devices(config.devices)
-    images = host_shard(_training_images(config, images))
-    n_dev = len(local_devices)
-    num_devices = n_dev * jax.process_count()
-    global_batch = config.batch_size * n_dev  # per host
-    steps_per_epoch = len(images) // global_batch
-    if steps_per_epoch < 1:
-        raise ValueError(
-            f"The dataset has {len(images)} examples (on this host), fewer than one global "
-            f"batch of batch_size {config.batch_size} x {n_dev} devices = {global_batch}."
-        )
+    is_main = jax.process_index() == 0
+    with contextlib.ExitStack() as stack:
+        # A directory in use by a live run is refused before anything else is read.
+        locked = is_main and workdir.is_dir() and try_lock(workdir, stack, create=False)
+        extends = check_workdir(workdir, resume, config)
+        mesh = parallel.data_mesh(config.devices)
+        images = parallel.host_shard(_training_images(config, images))
+        n_local = _local_devices(mesh)
+        global_batch = config.batch_size * n_local  # per host
+        steps_per_epoch = len(images) // global_batch
+        if steps_per_epoch < 1:
+            raise ValueError(
+                f"The dataset has {len(images)} examples (on this host), fewer than one global "
+                f"batch of batch_size {config.batch_size} x {n_local} devices = {global_batch}."
+            )
+        if jax.process_count() > 1:  # every process has checked the work directory: now write
+            multihost_utils.sync_global_devices("corel_jax.training.train.fit: checks done")
+        if is_main:
+            workdir.mkdir(parents=True, exist_ok=True)
+            if not locked:
+                try_lock(workdir, stack, create=True)
+        return _train(config, workdir, images, mesh, steps_per_epoch, resume=resume,
+                      extends=extends, progress=progress, stop_after=stop_after)  # fmt: skip
+
+
+def _train(
+    config: TrainConfig,
+    workdir: Path,
+    images: np.ndarray,
+    mesh: Mesh,
+    steps_per_epoch: int,
+    *,
+    resume: bool,
+    extends: bool,
+    progress: bool,
+    stop_after: int | None,
+) -> tuple[TrainState, dict]:
+    """:func:`fit`'s loop, once the work directory is checked and locked."""
+    is_main = jax.process_index() == 0
     total = steps_per_epoch * config.epochs
+    local_devices = _local_devices(mesh)
+    global_batch = config.batch_size * local_devices  # per host
     input_shape = images.shape[1:]
     graphdef, state = create_train_state(config, input_shape, jax.random.key(config.seed))
-
-    is_main = jax.process_index() == 0
-    if jax.process_count() > 1:  # every process has checked the work directory: now write
-        multihost_utils.sync_global_devices("corel_jax.training.train.fit: checks done")
-    if is_main:
-        workdir.mkdir(parents=True, exist_ok=True)
-    start = checkpoint.latest_step(workdir) if resume else None
-    if start is not None:
-        restored = checkpoint.restore(workdir, start, state.arrays())
-        state = dataclasses.replace(state, **restored)
-        saved_devices = (checkpoint.read_meta(workdir, start) or {}).get("devices")
-        if saved_devices not in (None, num_devices) and is_main:
-            logger.warning(
-                "resuming a run checkpointed on %s devices on %d; the global batch and the data "
-                "order change.", saved_devices, num_devices,
-            )  # fmt: skip
+    start = None
+    if resume:
+        state, start = _restore(workdir, state, mesh.size)
     if is_main and (start is None or extends):
         (workdir / "config.json").write_text(config.to_json())
         (workdir / "summary.json").unlink(missing_ok=True)  # an extended run's old summary
@@ -291,14 +377,15 @@ def fit(
             logger.info("extending the run in %s to %d epochs", workdir, config.epochs)
     checkpoints = checkpoint.manager(workdir, keep=config.keep_checkpoints)
     meta = {"config": config.to_dict(), "input_shape": list(map(int, input_shape)),
-            "devices": num_devices}  # fmt: skip
+            "devices": mesh.size}  # fmt: skip
 
-    chunk_fn = make_chunk_fn(pmap_devices)
+    chunk_fn = make_chunk_fn(mesh)
     key_data = np.asarray(jax.device_get(state.key))
-    state = replicate(state, local_devices)
-    images_dev = replicate(images, local_devices)
+    state = parallel.replicate(state, mesh)
+    images_dev = parallel.device_copies(images, mesh)
 
     step = int(start or 0)
+    last_saved = start
     report = Progress(total, step, workdir, config.log_every, enabled=progress)
     perm_epoch, perm = -1, None
     try:
@@ -309,15 +396,18 @@ def fit(
                 perm_epoch, perm = epoch, epoch_permutation(key_data, epoch, len(images))
             k = end - step
             idx = perm[offset * global_batch : (offset + k) * global_batch]
-            idx = idx.reshape(k, n_dev, config.batch_size).transpose(1, 0, 2)
+            idx = idx.reshape(k, local_devices, config.batch_size).transpose(1, 0, 2)
             t0 = time.perf_counter()
-            state, metrics = chunk_fn(state, images_dev, idx)
-            metrics = jax.device_get(jax.tree.map(lambda m: m[0].mean(), metrics))
+            state, metrics = chunk_fn(state, images_dev, parallel.per_device(idx, mesh))
+            metrics = parallel.host_value(metrics)
             seconds = time.perf_counter() - t0
+            _check_finite(metrics, step + 1, last_saved)
             step = end
-            report.update(step, epoch, metrics, k, k * global_batch * jax.process_count(), seconds)
+            means = {name: float(np.mean(v)) for name, v in metrics.items()}
+            report.update(step, epoch, means, k, k * global_batch * jax.process_count(), seconds)
             if step % config.checkpoint_every == 0 or step == total:
-                checkpoint.save(checkpoints, step, unreplicate(state).arrays(), meta)
+                checkpoint.save(checkpoints, step, parallel.host_value(state).arrays(), meta)
+                last_saved = step
             if stop_after is not None and step >= stop_after:
                 break
         report.flush(step, (step - 1) // steps_per_epoch)
@@ -326,7 +416,7 @@ def fit(
         checkpoints.close()
         report.close()
     status = {"step": step, "total_steps": total, "completed": step >= total}
-    return unreplicate(state), status
+    return parallel.host_value(state), status
 
 
 def train_and_evaluate(

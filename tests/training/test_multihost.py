@@ -1,6 +1,6 @@
 """Multi-host training: two processes on localhost with ``jax.distributed`` (CPU collectives
-through gloo) end with identical parameters, equal to one process running the same global
-batches on two devices."""
+through gloo), one device each on one mesh, each feeding its own shard of the data, end with
+identical parameters, equal to one process running the same global batches on two devices."""
 
 import socket
 import subprocess
@@ -15,9 +15,9 @@ from flax import nnx
 from multihost_config import CONFIG, NUM_IMAGES
 
 from corel_jax import data
+from corel_jax.training import parallel
 from corel_jax.training import train as T
 from corel_jax.training.backbone import load_backbone
-from corel_jax.training.parallel import replicate
 from corel_jax.training.state import create_train_state
 
 HERE = Path(__file__).parent
@@ -36,13 +36,13 @@ def _single_process_reference(images: np.ndarray) -> tuple[list[np.ndarray], lis
     orders its shard with the same permutation per epoch; step ``s`` of an epoch takes
     rows ``perm[s * B : (s + 1) * B]`` of each shard, one batch per device.
     """
-    devices = jax.local_devices()[:2]
+    mesh = parallel.data_mesh(2)
     shard = NUM_IMAGES // 2
     _, state = create_train_state(CONFIG, images.shape[1:], jax.random.key(CONFIG.seed))
     initial = [np.asarray(leaf) for leaf in jax.tree.leaves(state.params)]
     key_data = np.asarray(state.key)
-    chunk = T.make_chunk_fn(devices)
-    state, images_dev = replicate(state, devices), replicate(images, devices)
+    chunk = T.make_chunk_fn(mesh)
+    state, images_dev = parallel.replicate(state, mesh), parallel.device_copies(images, mesh)
     b = CONFIG.batch_size
     for epoch in range(CONFIG.epochs):
         perm = T.epoch_permutation(key_data, epoch, shard)
@@ -50,7 +50,7 @@ def _single_process_reference(images: np.ndarray) -> tuple[list[np.ndarray], lis
             rows = perm[s * b : (s + 1) * b]
             idx = np.stack([h * shard + rows for h in range(2)])[:, None, :]  # (devices, 1, B)
             state, _ = chunk(state, images_dev, idx)
-    return initial, [np.asarray(leaf[0]) for leaf in jax.tree.leaves(state.params)]
+    return initial, jax.tree.leaves(parallel.host_value(state.params))
 
 
 @pytest.mark.multidevice

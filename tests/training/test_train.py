@@ -1,4 +1,4 @@
-"""Tests for corel_jax.training.train: the paper's effect, pmap equivalence, resume, extension, errors.
+"""Tests for corel_jax.training.train: the paper's effect, the mesh step, resume, extension, errors.
 
 Most tests share one short reference run on scikit-learn's digits (the
 ``reference`` fixture of conftest.py, made through the command line), so the
@@ -31,12 +31,11 @@ from train_helpers import (
 
 from corel_jax import commands, data
 from corel_jax import loss as L
-from corel_jax.training import checkpoint
+from corel_jax.training import checkpoint, parallel
 from corel_jax.training import train as T
 from corel_jax.training.backbone import encode, load_backbone
 from corel_jax.training.config import TrainConfig
 from corel_jax.training.objectives import make_loss_fn
-from corel_jax.training.parallel import replicate
 from corel_jax.training.state import create_train_state, train_step
 from corel_jax.training.train import train_and_evaluate
 
@@ -88,7 +87,7 @@ def test_connectivity_loss_concentrates_deaths_around_eta(tmp_path):
 
 
 @pytest.mark.multidevice
-def test_pmap_step_equals_single_device_with_averaged_gradients():
+def test_mesh_step_equals_single_device_with_averaged_gradients():
     if jax.local_device_count() < 8:
         pytest.skip("needs 8 (forced) devices")
     config = TrainConfig(batch_size=20, num_branches=8)
@@ -96,13 +95,15 @@ def test_pmap_step_equals_single_device_with_averaged_gradients():
     graphdef, state = create_train_state(config, images.shape[1:], jax.random.key(0))
     idx = np.arange(160).reshape(8, 1, 20)  # device d gets examples [20 d, 20 d + 20)
 
-    devices = jax.local_devices()
-    chunk = T.make_chunk_fn(devices)
-    par_state, metrics = chunk(replicate(state, devices), replicate(images, devices), idx)
-    for leaf in jax.tree.leaves(par_state.params):  # all replicas agree
-        for d in range(1, 8):
-            np.testing.assert_array_equal(leaf[0], leaf[d])
-    assert np.all(np.asarray(par_state.step) == 1)
+    mesh = parallel.data_mesh(8)
+    chunk = T.make_chunk_fn(mesh)
+    par_state, metrics = chunk(
+        parallel.replicate(state, mesh), parallel.device_copies(images, mesh), idx
+    )
+    for leaf in jax.tree.leaves(par_state.params):  # replicated on all devices, all equal
+        shards = [np.asarray(s.data) for s in leaf.addressable_shards]
+        assert len(shards) == 8 and all(np.array_equal(shards[0], x) for x in shards)
+    assert int(parallel.host_value(par_state.step)) == 1
 
     # Reference: one device, the 8 batches' gradients averaged, one Adam step.
     loss_fn = make_loss_fn(graphdef, config)
@@ -115,10 +116,11 @@ def test_pmap_step_equals_single_device_with_averaged_gradients():
     mean = jax.tree.map(lambda *g: sum(g) / 8, *grads)
     updates, _ = optax.adam(1e-3).update(mean, state.opt_state, state.params)
     ref = optax.apply_updates(state.params, updates)
-    par = jax.tree.map(lambda a: np.asarray(a[0]), par_state.params)
+    par = parallel.host_value(par_state.params)
     for a, b in zip(jax.tree.leaves(par), jax.tree.leaves(ref), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(metrics["rec"])[:, 0], np.mean(recs), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(metrics["rec"])[0], np.mean(recs), rtol=1e-5)
+    np.testing.assert_allclose(metrics["grad_norm"][0], optax.tree.norm(mean), rtol=1e-5)
 
 
 @jax.default_matmul_precision("highest")  # no TF32 on GPUs: float32 throughout

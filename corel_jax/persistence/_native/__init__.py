@@ -6,6 +6,11 @@
 ``docs/method.md#the-connectivity-loss``). When it is missing, or off the
 CPU, :mod:`corel_jax.persistence` and :mod:`corel_jax.loss` use their XLA or
 Pallas paths instead; results are the same.
+
+Both calls partition along their batch axes under ``jax.jit`` with sharded
+inputs (:func:`corel_jax.persistence._partition.batch_partitioned`): a
+``jax.vmap``-ed batch of clouds sharded over a mesh runs on each device's own
+clouds, forward and backward, without gathering them.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from corel_jax.persistence._partition import batch_partitioned
 
 __all__ = ["AVAILABLE", "KIND_CODES", "connectivity", "prim_mst"]
 
@@ -64,9 +71,14 @@ def prim_mst(x: jax.Array, mask: jax.Array, kind: str, p: float) -> jax.Array:
       real vertices ``v`` but the root (the first real vertex).
     """
     _check_available()
-    out = jax.ShapeDtypeStruct(mask.shape, jnp.int32)
-    call = jax.ffi.ffi_call(_PRIM, out, vmap_method="broadcast_all")
-    parent = call(x, mask, kind=np.int32(KIND_CODES[kind]), p=np.float64(p))
+
+    def kernel(x, mask):
+        out = jax.ShapeDtypeStruct(mask.shape, jnp.int32)
+        call = jax.ffi.ffi_call(_PRIM, out, vmap_method="broadcast_all")
+        return call(x, mask, kind=np.int32(KIND_CODES[kind]), p=np.float64(p))
+
+    mask = jnp.broadcast_to(mask, x.shape[:-1])
+    parent = batch_partitioned(kernel, in_ranks=(2, 1), out_ranks=(1,))(x, mask)
     return _vary_like(parent, x, mask.astype(jnp.int32))
 
 
@@ -90,18 +102,24 @@ def connectivity(
       zero gradient.
     """
     _check_available()
-    batch = z.shape[:-2]
-    out = (
-        jax.ShapeDtypeStruct(batch, z.dtype),
-        jax.ShapeDtypeStruct(batch, z.dtype),
-        jax.ShapeDtypeStruct(z.shape, z.dtype),
-    )
-    call = jax.ffi.ffi_call(_LOSS, out, vmap_method="broadcast_all")
-    loss, deta, grad = call(
-        z,
-        jnp.broadcast_to(eta, batch).astype(z.dtype),
-        branches=np.int64(num_branches),
-        kind=np.int32(KIND_CODES[kind]),
-        p=np.float64(p),
-    )
-    return tuple(_vary_like(a, z) for a in (loss, deta, grad))
+
+    def kernel(z, eta):
+        out = (
+            jax.ShapeDtypeStruct((), z.dtype),
+            jax.ShapeDtypeStruct((), z.dtype),
+            jax.ShapeDtypeStruct(z.shape, z.dtype),
+        )
+        call = jax.ffi.ffi_call(_LOSS, out, vmap_method="broadcast_all")
+        return tuple(
+            call(
+                z,
+                eta,
+                branches=np.int64(num_branches),
+                kind=np.int32(KIND_CODES[kind]),
+                p=np.float64(p),
+            )
+        )
+
+    eta = jnp.broadcast_to(eta, z.shape[:-2]).astype(z.dtype)
+    outs = batch_partitioned(kernel, in_ranks=(2, 0), out_ranks=(0, 0, 2))(z, eta)
+    return tuple(_vary_like(a, z) for a in outs)
