@@ -135,9 +135,9 @@ def rng() -> np.random.Generator:
 @pytest.fixture
 def tfds():
     """tensorflow_datasets, or a skip naming it (a failure under ``CI=true``)."""
-    from references import reference
+    from references import needs
 
-    return reference("tensorflow_datasets", "the TFDS route")
+    return needs("tensorflow_datasets", "the TFDS route")
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,10 @@ scikit-learn, ...), the native C++ kernel or Fashion-MNIST asks for it here:
 * with ``CI=true`` (``.ci/run``) it fails the test with one line naming it: a
   green CI run has checked everything, none of it was skipped.
 
-``pip install -e ".[test,compare]"`` installs every reference package (install
-``torch==2.13.0`` first to take its CPU build); the native kernel is built by
-``pip install``; Debian's ``dataset-fashion-mnist`` package holds Fashion-MNIST.
+``pip install -e ".[test,compare]"`` installs every reference package (a CPU build
+of PyTorch is enough: install it first to avoid a CUDA build, as ``.ci/run`` does); the
+native kernel is built by ``pip install``; Debian's ``dataset-fashion-mnist`` package
+holds Fashion-MNIST.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ CI = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 # What installs each reference (named in the skip reason / failure).
 INSTALL = {
-    "torch": 'pip install torch==2.13.0 && pip install -e ".[compare]"',
+    "torch": 'pip install torch==2.13.0, then pip install -e ".[compare]"',
     "torch_topological": 'pip install -e ".[compare]"',
-    "ot": 'pip install -e ".[compare]" (POT)',
+    "ot": 'POT: pip install -e ".[test]"',
 }
 
 
@@ -40,7 +41,7 @@ def missing(what: str, unchecked: str) -> NoReturn:
     pytest.skip(message)
 
 
-def reference(module: str, unchecked: str) -> ModuleType:
+def needs(module: str, unchecked: str) -> ModuleType:
     """Imports ``module`` (e.g. ``"torch"``, ``"gudhi.wasserstein"``) or reports it missing.
 
     Args:

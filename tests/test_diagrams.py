@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from references import reference
+from references import needs
 from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import cdist
 
@@ -27,7 +27,7 @@ def _diagram(deaths: np.ndarray) -> np.ndarray:
 
 
 def gudhi_wasserstein():
-    return reference("gudhi.wasserstein", "the Wasserstein distance against GUDHI's")
+    return needs("gudhi.wasserstein", "the Wasserstein distance against GUDHI's")
 
 
 def gudhi_wasserstein_ref(a, b, order):
@@ -37,7 +37,7 @@ def gudhi_wasserstein_ref(a, b, order):
 
 
 def gudhi_bottleneck_ref(a, b):
-    gudhi = reference("gudhi", "the bottleneck distance against GUDHI's")
+    gudhi = needs("gudhi", "the bottleneck distance against GUDHI's")
     return gudhi.bottleneck_distance(_diagram(a), _diagram(b), e=0)
 
 

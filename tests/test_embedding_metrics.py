@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 import pytest
-from references import reference
+from references import needs
 from scipy.spatial.distance import cdist
 
 from corel_jax import embedding_metrics as E
@@ -183,7 +183,7 @@ class TestAgainstBruteForce:
 class TestAgainstScikitLearn:
     @pytest.mark.parametrize("k", [1, 5, 12, 30])
     def test_trustworthiness_and_continuity(self, rng, k):
-        manifold = reference("sklearn.manifold", "trustworthiness against scikit-learn's")
+        manifold = needs("sklearn.manifold", "trustworthiness against scikit-learn's")
         x = rng.normal(size=(120, 6))
         z = x[:, :2] + 0.5 * rng.normal(size=(120, 2))
         hx, hz = _hoods(x, 30), _hoods(z, 30)

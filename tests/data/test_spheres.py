@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from references import reference
+from references import needs
 
 from corel_jax.data.spheres import make_spheres, split_spheres
 
@@ -83,7 +83,7 @@ class TestSplit:
         assert np.bincount(split.test_labels).sum() == 1000
 
     def test_matches_scikit_learn_train_test_split(self, spheres):
-        model_selection = reference(
+        model_selection = needs(
             "sklearn.model_selection", "the SPHERES split against scikit-learn's"
         )
         points, labels = spheres

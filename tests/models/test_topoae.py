@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
-from references import reference
+from references import needs
 
 from corel_jax.models import MODELS, create_model, is_topoae
 from corel_jax.models.topoae import DeepAutoencoder, SpheresAutoencoder, count_params
@@ -95,7 +95,7 @@ def _torch_deep(torch):
 
 
 def torch_reference():
-    return reference("torch", "the TopoAE models against the authors' PyTorch modules")
+    return needs("torch", "the TopoAE models against the authors' PyTorch modules")
 
 
 def _copy_weights(torch_seq, stack) -> None:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from oneclass_helpers import brute_force_scores
-from references import reference
+from references import needs
 from scipy import stats
 from scipy.special import logsumexp
 
@@ -133,7 +133,7 @@ class TestBaselines:
         * images are flattened, and a point at the inliers' centre scores higher than one
           far outside.
         """
-        reference("sklearn.svm", "the OC-SVM baseline")
+        needs("sklearn.svm", "the OC-SVM baseline")
         inl, test = rng.normal(size=(60, 4)), rng.normal(size=(30, 4))
         for nu in (0.1, 0.3, 0.6):
             train_scores = oneclass.ocsvm_scorer(nu=nu)(inl, inl)

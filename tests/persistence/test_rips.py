@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from references import reference
+from references import needs
 from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import cdist
 
@@ -53,7 +53,7 @@ def scipy_mst_edges(dist: np.ndarray) -> set[tuple[int, int]]:
 
 
 def gudhi_deaths(dist: np.ndarray) -> np.ndarray:
-    gudhi = reference("gudhi", "rips_h0 against GUDHI's RipsComplex")
+    gudhi = needs("gudhi", "rips_h0 against GUDHI's RipsComplex")
     st_ = gudhi.RipsComplex(distance_matrix=dist).create_simplex_tree(max_dimension=1)
     st_.persistence()
     bars = st_.persistence_intervals_in_dimension(0)
