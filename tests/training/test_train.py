@@ -122,7 +122,7 @@ def test_pmap_step_equals_single_device_with_averaged_gradients():
 
 @jax.default_matmul_precision("highest")  # no TF32 on GPUs: float32 throughout
 def test_train_step_is_a_pure_adam_step_on_the_papers_loss():
-    config = TrainConfig(num_branches=8, lam=20.0, eta=2.0)
+    config = TrainConfig(num_branches=8, lam=20.0, eta=2.0, metric="l1")
     images = data.load("digits", "train").images[:100]
     graphdef, state = create_train_state(config, images.shape[1:], jax.random.key(3))
     new, metrics = jax.jit(train_step)(state, images)
@@ -132,7 +132,7 @@ def test_train_step_is_a_pure_adam_step_on_the_papers_loss():
     def loss(params):  # the paper's loss, written out
         x_hat, z = nnx.merge(graphdef, params)(x)
         rec = jnp.mean(jnp.sum(jnp.abs(x - x_hat), axis=(1, 2, 3)))
-        deaths = L.branch_deaths(z, num_branches=8)
+        deaths = L.branch_deaths(z, num_branches=8, metric="l1")
         return rec + 20.0 * jnp.mean(jnp.sum(jnp.abs(2.0 - deaths), axis=-1))
 
     value, grad = jax.value_and_grad(loss)(state.params)
