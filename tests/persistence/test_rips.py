@@ -269,9 +269,19 @@ class TestDeaths:
         r = np.random.default_rng(seed)
         x = r.integers(-2, 3, size=(n, d)) if integer else r.normal(size=(n, d))
         x = x.astype(np.float32)
-        res = rips_h0(x)
-        np.testing.assert_allclose(res.deaths, scipy_deaths(cdist(x, x, "cityblock")), atol=1e-5)
-        assert_is_spanning_tree(np.asarray(res.edges), n)
+        # One compiled program for every example: the cloud padded to (25, 4) with zero
+        # coordinates (which change no l1 distance) and masked points.
+        padded = np.full((25, 4), np.nan, np.float32)
+        padded[:n] = np.pad(x, ((0, 0), (0, 4 - d)))
+        res = _jitted_l1(padded, np.arange(25) < n)
+        np.testing.assert_allclose(
+            res.deaths[: n - 1], scipy_deaths(cdist(x, x, "cityblock")), atol=1e-5
+        )
+        assert np.all(np.isinf(res.deaths[n - 1 :]))
+        assert_is_spanning_tree(np.asarray(res.edges[: n - 1]), n)
+
+
+_jitted_l1 = jax.jit(lambda x, mask: rips_h0(x, metric="l1", mask=mask))
 
 
 class TestMask:
@@ -351,8 +361,13 @@ class TestGradients:
         g = jax.grad(lambda x: 0.5 * jnp.sum(rips_h0(x).deaths ** 2))(x.astype(np.float32))
         np.testing.assert_allclose(g, expected, rtol=1e-5, atol=1e-5)
 
-    @pytest.mark.parametrize("metric", ["l1", "l2", "sqeuclidean", "linf", 3.0])
-    @pytest.mark.parametrize("algorithm", ALGORITHMS)
+    # Every metric on one algorithm, every algorithm on one metric: the algorithm only
+    # picks the edges, the metric's derivative is shared.
+    @pytest.mark.parametrize(
+        "metric,algorithm",
+        [(m, "matrix_free") for m in ("l1", "l2", "sqeuclidean", "linf", 3.0)]
+        + [("l2", "dense"), pytest.param("l2", "native", marks=pytest.mark.native)],
+    )
     def test_finite_differences_float64(self, rng, metric, algorithm):
         with jax.enable_x64(True):
             x = jnp.asarray(rng.normal(size=(25, 4)))
@@ -524,8 +539,11 @@ class TestBadInput:
         res = rips_h0(x, mask=np.array([True, True, True, False]))
         np.testing.assert_allclose(res.deaths[:2], [0.0, 1.0])
 
-    @pytest.mark.parametrize("bad", [np.nan, np.inf])
-    @pytest.mark.parametrize("metric", ["l1", "l2", "sqeuclidean", "linf", 3.0, "precomputed"])
+    @pytest.mark.parametrize(
+        "metric,bad",
+        [(m, np.nan) for m in ("l1", "l2", "sqeuclidean", "linf", 3.0, "precomputed")]
+        + [("l1", np.inf), ("precomputed", np.inf)],
+    )
     def test_non_finite_under_jit_gives_nan_deaths_and_a_zero_gradient(self, rng, metric, bad):
         # The documented behaviour: all deaths NaN, and a zero gradient (no NaN leaks into
         # the finite points' gradients).

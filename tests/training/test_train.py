@@ -90,7 +90,7 @@ def test_connectivity_loss_concentrates_deaths_around_eta(tmp_path):
 def test_pmap_step_equals_single_device_with_averaged_gradients():
     if jax.local_device_count() < 8:
         pytest.skip("needs 8 (forced) devices")
-    config = TrainConfig(batch_size=20, num_branches=8)
+    config = TrainConfig(batch_size=20, num_branches=8, model="mlp", hidden=(32,))
     images = data.load("digits", "train").images[:160]
     graphdef, state = create_train_state(config, images.shape[1:], jax.random.key(0))
     idx = np.arange(160).reshape(8, 1, 20)  # device d gets examples [20 d, 20 d + 20)
@@ -122,7 +122,7 @@ def test_pmap_step_equals_single_device_with_averaged_gradients():
 
 @jax.default_matmul_precision("highest")  # no TF32 on GPUs: float32 throughout
 def test_train_step_is_a_pure_adam_step_on_the_papers_loss():
-    config = TrainConfig(num_branches=8, lam=20.0, eta=2.0, metric="l1")
+    config = TrainConfig(num_branches=8, lam=20.0, eta=2.0, metric="l1", model="mlp", hidden=(32,))
     images = data.load("digits", "train").images[:100]
     graphdef, state = create_train_state(config, images.shape[1:], jax.random.key(3))
     new, metrics = jax.jit(train_step)(state, images)
@@ -156,7 +156,9 @@ def test_train_step_is_a_pure_adam_step_on_the_papers_loss():
 @pytest.mark.parametrize("shape", [(8, 8, 1), (32, 32, 3)])
 def test_lam_per_value_scales_lambda_by_the_input_size(shape):
     """lam_scale="per_value" is the paper's loss with lam * H*W*C / 3072 (the same on 32x32x3)."""
-    per_value = TrainConfig(num_branches=8, lam=20.0, lam_scale="per_value")
+    per_value = TrainConfig(
+        num_branches=8, lam=20.0, lam_scale="per_value", model="mlp", hidden=(32,)
+    )
     lam = 20.0 * np.prod(shape) / 3072
     assert per_value.effective_lam(shape) == pytest.approx(lam)
     assert TrainConfig(num_branches=8, lam=20.0).effective_lam(shape) == 20.0  # the default
@@ -164,7 +166,7 @@ def test_lam_per_value_scales_lambda_by_the_input_size(shape):
     x = jax.random.uniform(jax.random.key(1), (100, *shape))
     value, (metrics, _) = make_loss_fn(graphdef, per_value)(state.params, state.batch_stats, x)
     np.testing.assert_allclose(value, metrics["rec"] + lam * metrics["conn"], rtol=1e-6)
-    same = TrainConfig(num_branches=8, lam=float(lam))  # the paper's scale with that lambda
+    same = TrainConfig(num_branches=8, lam=float(lam), model="mlp", hidden=(32,))  # paper's scale
     same_value = make_loss_fn(graphdef, same)(state.params, state.batch_stats, x)[0]
     np.testing.assert_allclose(value, same_value, rtol=1e-6)
 
