@@ -2,7 +2,8 @@
 
 The kernel needs the XLA FFI headers that ship with jaxlib (a build
 requirement). If it cannot be compiled, the package still installs and
-``corel_jax.persistence`` uses its pure-XLA loop (same results, slower on CPU).
+``corel_jax.persistence`` uses its pure-XLA loop (same results, slower on CPU);
+with ``COREL_JAX_REQUIRE_NATIVE=1`` (set by ``.ci/run``) the build fails instead.
 """
 
 import os
@@ -27,6 +28,8 @@ class OptionalBuildExt(build_ext):
             ext.include_dirs.append(_ffi_include_dir())
             super().build_extension(ext)
         except Exception as err:  # noqa: BLE001 - any compiler/header problem
+            if os.environ.get("COREL_JAX_REQUIRE_NATIVE") == "1":
+                raise
             print(
                 f"WARNING: corel_jax's native CPU kernel was not built ({err}); "
                 "falling back to the pure-XLA implementation.",

@@ -2,7 +2,8 @@
 # The project's GPU measurements, for a machine with one CUDA GPU and the image's own
 # python3 (jax with its CUDA plugin, flax, optax, orbax, scipy), run from the repository root:
 #
-#   bash benchmarks/gpu_session.sh kernels        # check_gpu.py, bench_persistence.py, bench_train.py
+#   bash benchmarks/gpu_session.sh kernels        # tests/gpu, check_gpu.py, bench_persistence.py,
+#                                                 # bench_train.py
 #   bash benchmarks/gpu_session.sh fashion_mnist  # the TopoAE Fashion-MNIST row, 100 epochs
 #
 # Everything lands in $OUT (default /tmp/gpu_out): log.txt and results.tgz (re-packed after
@@ -37,6 +38,9 @@ nproc; grep -m1 "model name" /proc/cpuinfo
 
 case "$STAGE" in
 kernels)
+  # The Pallas kernels executed on the GPU against scipy and the CPU (pytest, marked gpu).
+  stage gpu_tests "${TESTS_LIMIT:-420}" $PY -m pytest -m gpu tests/gpu -q -p no:cacheprovider \
+    --junitxml "$WORK/gpu_tests.xml"
   stage check_gpu "${CHECK_LIMIT:-150}" $PY benchmarks/check_gpu.py --out "$WORK/check_gpu.json"
   stage bench_persistence "${BENCH_LIMIT:-240}" $PY benchmarks/bench_persistence.py --no-memory \
     --repeats 5 --out "$WORK/persistence_gpu.json"

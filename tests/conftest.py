@@ -18,6 +18,11 @@ temporary folder for each session (so every program is still compiled once per
 session) and shared with the processes the tests start (through the
 ``JAX_COMPILATION_CACHE_DIR`` environment variable), turns the repeats into
 loads. ``COREL_TEST_COMPILATION_CACHE=0`` turns it off.
+
+References: tests that need an optional reference (PyTorch, GUDHI, the native
+kernel, Fashion-MNIST, ...) ask ``references.py`` for it; outside CI a missing
+one is a skip naming what goes unchecked, with ``CI=true`` a failure. Under
+``CI=true`` the run ends with the number of skipped tests (0 expected).
 """
 
 import atexit
@@ -99,6 +104,28 @@ def _free_memory_between_modules(request):
             )
 
 
+def pytest_runtest_setup(item):
+    """A test marked ``native`` needs the native C++ kernel: without it, a skip naming it
+    (a failure under ``CI=true``)."""
+    if item.get_closest_marker("native"):
+        from references import native_kernel
+
+        native_kernel()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Under ``CI=true``: the number of skipped tests (0 expected), and why."""
+    from references import CI
+
+    if not CI:
+        return
+    skipped = terminalreporter.stats.get("skipped", [])
+    terminalreporter.write_line(f"CI: {len(skipped)} tests skipped (0 expected).")
+    for report in skipped:
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        terminalreporter.write_line(f"  skipped {report.nodeid}: {reason}")
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     """A seeded numpy generator; each test gets a fresh one."""
@@ -107,8 +134,10 @@ def rng() -> np.random.Generator:
 
 @pytest.fixture
 def tfds():
-    """tensorflow_datasets, or a skip where it is not installed."""
-    return pytest.importorskip("tensorflow_datasets")
+    """tensorflow_datasets, or a skip naming it (a failure under ``CI=true``)."""
+    from references import needs
+
+    return needs("tensorflow_datasets", "the TFDS route")
 
 
 @pytest.fixture(scope="session")

@@ -1,9 +1,20 @@
-"""Tests for corel_jax.embedding_metrics: hand-computed cases and scikit-learn."""
+"""Tests for corel_jax.embedding_metrics: hand-computed cases, brute-force loops written
+from the definitions, and scikit-learn.
+
+The definitions are the TopoAE authors' (Moor, Horn, Rieck, Borgwardt, Topological
+Autoencoders, ICML 2020, Sec. 5 and the supplement; their evaluation code,
+``src/evaluation/measures_optimized.py`` of BorgwardtLab/topological-autoencoders): ranks
+by a stable sort of each row of the distance matrix (ties by index, the point itself rank
+0); trustworthiness and continuity after Venna and Kaski (2006); the MRRE pair after Lee
+and Verleysen (2007) with the normalisation ``C = n sum_{j=1}^k |2j - n - 1| / j``; the KL
+divergence between the Gaussian densities of the max-scaled distances.
+"""
 
 import math
 
 import numpy as np
 import pytest
+from references import needs
 from scipy.spatial.distance import cdist
 
 from corel_jax import embedding_metrics as E
@@ -16,6 +27,73 @@ Z = np.array([0.0, 1.0, 3.0, 15.0, 7.0])[:, None]
 
 def _hoods(points, k_max=2):
     return E.neighbourhoods(cdist(points, points), k_max)
+
+
+# ------------------------------------------------ brute force, from the definitions
+
+
+def brute_ranks(dist: np.ndarray) -> np.ndarray:
+    """``r[i, j]``: how many points come before ``j`` from ``i`` (distance, then index)."""
+    n = len(dist)
+    return np.array(
+        [[sum((dist[i, m], m) < (dist[i, j], j) for m in range(n)) for j in range(n)]
+         for i in range(n)]
+    )  # fmt: skip
+
+
+def brute_neighbours(ranks: np.ndarray, i: int, k: int) -> set[int]:
+    return {j for j in range(len(ranks)) if 1 <= ranks[i, j] <= k}
+
+
+def brute_trustworthiness(rx: np.ndarray, rz: np.ndarray, k: int) -> float:
+    """1 - 2 / (n k (2n - 3k - 1)) sum_i sum_{j in N^Z_k(i) \\ N^X_k(i)} (r^X_ij - k)."""
+    n = len(rx)
+    total = 0
+    for i in range(n):
+        for j in brute_neighbours(rz, i, k) - brute_neighbours(rx, i, k):
+            total += rx[i, j] - k
+    return 1 - 2 / (n * k * (2 * n - 3 * k - 1)) * total
+
+
+def brute_mrre(rx: np.ndarray, rz: np.ndarray, k: int) -> tuple[float, float]:
+    """(sum_i sum_{j in N^Z_k(i)} |r^X - r^Z| / r^Z, the same over N^X_k(i) / r^X) / C."""
+    n = len(rx)
+    c = n * sum(abs(2 * j - n - 1) / j for j in range(1, k + 1))
+    zx = sum(
+        abs(rx[i, j] - rz[i, j]) / rz[i, j] for i in range(n) for j in brute_neighbours(rz, i, k)
+    )
+    xz = sum(
+        abs(rx[i, j] - rz[i, j]) / rx[i, j] for i in range(n) for j in brute_neighbours(rx, i, k)
+    )
+    return zx / c, xz / c
+
+
+def brute_density_kl(dx: np.ndarray, dz: np.ndarray, sigma: float) -> float:
+    """KL(P^X || P^Z), P_i proportional to sum_j exp(-(D_ij / max D)^2 / sigma)."""
+    n = len(dx)
+
+    def density(d):
+        top = max(d[i, j] for i in range(n) for j in range(n))
+        f = [sum(math.exp(-((d[i, j] / top) ** 2) / sigma) for j in range(n)) for i in range(n)]
+        return [v / sum(f) for v in f]
+
+    px, pz = density(dx), density(dz)
+    return sum(p * math.log(p / q) for p, q in zip(px, pz, strict=True))
+
+
+def _asymmetric_cases():
+    """(name, X, Z): embeddings whose neighbourhoods differ both ways, with and without ties."""
+    r = np.random.default_rng(7)
+    x = r.normal(size=(40, 5))
+    yield "random", x, x[:, :2] + 0.7 * r.normal(size=(40, 2))
+    # integer grids: many tied distances in both spaces (the index order decides)
+    g = r.integers(0, 3, size=(36, 3)).astype(float)
+    yield "ties", g, np.stack([g[:, 0] + g[:, 1], np.round(g[:, 2] - 0.5 * g[:, 0])], axis=1)
+    # a squashed embedding: Z far smaller, the scale of X and Z differ
+    yield "scaled", x, 0.01 * x[::-1, :2]
+
+
+CASES = list(_asymmetric_cases())
 
 
 class TestHandComputed:
@@ -72,10 +150,40 @@ class TestHandComputed:
             assert result[key] == pytest.approx(0.0, abs=1e-12)
 
 
+class TestAgainstBruteForce:
+    @pytest.mark.parametrize("name,x,z", CASES, ids=[c[0] for c in CASES])
+    def test_ranks_and_rank_measures_at_several_k(self, name, x, z):
+        dx, dz = cdist(x, x), cdist(z, z)
+        rx, rz = brute_ranks(dx), brute_ranks(dz)
+        hx, hz = E.neighbourhoods(dx, 11), E.neighbourhoods(dz, 11)
+        np.testing.assert_array_equal(hx.ranks, rx)
+        np.testing.assert_array_equal(hz.ranks, rz)
+        for k in (1, 2, 5, 11):
+            assert E.trustworthiness(hx, hz, k) == pytest.approx(
+                brute_trustworthiness(rx, rz, k), rel=1e-12
+            )
+            assert E.continuity(hx, hz, k) == pytest.approx(
+                brute_trustworthiness(rz, rx, k), rel=1e-12
+            )
+            got, want = E.mrre(hx, hz, k), brute_mrre(rx, rz, k)
+            assert got == pytest.approx(want, rel=1e-12)
+            # asymmetric: the two directions differ, and swapping X and Z swaps them
+            assert got[0] != pytest.approx(got[1], rel=1e-3)
+            assert E.mrre(hz, hx, k) == pytest.approx(got[::-1], rel=1e-12)
+
+    @pytest.mark.parametrize("name,x,z", CASES, ids=[c[0] for c in CASES])
+    @pytest.mark.parametrize("sigma", [0.01, 0.1, 1.0])
+    def test_density_kl(self, name, x, z, sigma):
+        dx, dz = cdist(x, x), cdist(z, z)
+        got = E.density_kl(dx, dz, sigma)
+        assert got == pytest.approx(brute_density_kl(dx, dz, sigma), rel=1e-10)
+        assert got > 0 and got != pytest.approx(E.density_kl(dz, dx, sigma), rel=1e-3)
+
+
 class TestAgainstScikitLearn:
     @pytest.mark.parametrize("k", [1, 5, 12, 30])
     def test_trustworthiness_and_continuity(self, rng, k):
-        manifold = pytest.importorskip("sklearn.manifold")
+        manifold = needs("sklearn.manifold", "trustworthiness against scikit-learn's")
         x = rng.normal(size=(120, 6))
         z = x[:, :2] + 0.5 * rng.normal(size=(120, 2))
         hx, hz = _hoods(x, 30), _hoods(z, 30)

@@ -12,13 +12,19 @@ from corel_jax.training.backbone import load_backbone
 from corel_jax.training.config import TrainConfig
 
 # One config, spelled twice: as command-line options and as a TrainConfig.
+# A small MLP autoencoder: what these tests check (checkpoints, resumption, the command
+# line) does not depend on the model, and it compiles in a fraction of the conv model's
+# time (tests/models checks the models; tests/paper/test_demo.py trains the paper's).
 ARGS = [
-    "--dataset", "digits", "--num-branches", "8", "--epochs", "2", "--devices", "1",
+    "--dataset", "digits", "--model", "mlp", "--hidden", "64", "--num-branches", "8",
+    "--epochs", "2", "--devices", "1",
     "--checkpoint-every", "8", "--steps-per-dispatch", "4", "--log-every", "5",
     "--keep-checkpoints", "10",
 ]  # fmt: skip
 CONFIG = TrainConfig(
     dataset="digits",
+    model="mlp",
+    hidden=(64,),
     num_branches=8,
     epochs=2,
     devices=1,

@@ -264,7 +264,9 @@ def _edge_lengths_bwd(kind, p, residuals, g):
     n, diff, i, j, valid = residuals
     # Danskin: the MST is locally constant, so d death_k = d ||x_i - x_j||,
     # whose gradient is J = d||u||/du at u = x_i - x_j, +J on x_i, -J on x_j.
-    g = jnp.where(valid, g, 0.0)[:, None] * norm_grad(diff, kind, p)
+    # (a where, not a product: a padded slot or a non-finite cloud contributes an exact
+    # zero, never 0 * NaN)
+    g = jnp.where(valid[:, None], g[:, None] * norm_grad(diff, kind, p), 0.0)
     grad_x = jnp.zeros((n, diff.shape[-1]), diff.dtype).at[i].add(g).at[j].add(-g)
     return grad_x, None, None
 
@@ -381,7 +383,7 @@ def rips_h0(
       ValueError: wrong rank, ``n < 2``, a mask of the wrong shape, a
         non-square precomputed matrix, an unknown metric or algorithm, or (in
         eager mode only) non-finite real points. Under ``jit`` non-finite real
-        points give all-NaN deaths instead.
+        points give all-NaN deaths and a zero gradient instead.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -416,7 +418,7 @@ def rips_h0(
     if kind == "precomputed":
         lengths = _precomputed_lengths(points, edges, valid)
     else:
-        lengths = _edge_lengths(points, edges, valid, kind, p)
+        lengths = _edge_lengths(points, edges, valid & finite, kind, p)
 
     deaths = jnp.where(finite, lengths, jnp.nan)
     if not sort:

@@ -1,7 +1,7 @@
 """Tests for corel_jax.commands.oneclass: option errors, where the data is read, end to end."""
 
 import json
-import os
+import shutil
 
 import numpy as np
 import pytest
@@ -10,9 +10,6 @@ from data_helpers import use_idx_dirs, write_idx
 from corel_jax import commands, data
 from corel_jax.training import backbone, objectives
 from corel_jax.training.config import TrainConfig
-from corel_jax.training.train import train_and_evaluate
-
-CI = bool(os.environ.get("CI"))
 
 
 @pytest.mark.parametrize(
@@ -30,33 +27,27 @@ def test_cli_bad_input(tmp_path, capsys, argv, match):
     assert match in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_end_to_end_on_digits(tmp_path, capsys):
-    """Train briefly on real offline data, then the oneclass CLI writes sane results.
-
-    Full: two backbones (lambda 20 and 0), 4 epochs, n=30, 2 runs (about a
-    minute on 2 idle cores). With CI set: 3 epochs and 1 run.
-    """
-    epochs, runs = (3, 1) if CI else (4, 2)
-    for name, lam in (("corel", 20.0), ("base", 0.0)):
-        config = TrainConfig(  # one step per dispatch: the fastest to compile on CPU
-            dataset="digits", num_branches=8, epochs=epochs, lam=lam, devices=1,
-            steps_per_dispatch=1,
-        )  # fmt: skip
-        train_and_evaluate(config, tmp_path / name, progress=False)
+def test_on_a_trained_backbone(reference, tmp_path, capsys):
+    """The command on a trained backbone (the shared 2-epoch digits run, copied; the demo
+    test runs the whole protocol on freshly trained backbones): every method's AUROCs,
+    the files, the printed table, the defaults (radius = eta, the output folder)."""
+    workdir = tmp_path / "run"
+    shutil.copytree(reference, workdir)
     code = commands.main([
-        "oneclass", "--workdir", str(tmp_path / "corel"), "--baseline-workdir", str(tmp_path / "base"),
-        "--n", "30", "--runs", str(runs), "--methods", "corel,kde,ocsvm,raw_ocsvm",
+        "oneclass", "--workdir", str(workdir), "--baseline-workdir", str(workdir),
+        "--n", "30", "--runs", "1", "--methods", "corel,kde,ocsvm,raw_ocsvm",
     ])  # fmt: skip
     assert code == 0
-    out = tmp_path / "corel" / "oneclass_digits"  # the default --outdir
+    out = workdir / "oneclass_digits"  # the default --outdir
     data = json.loads((out / "results.json").read_text())
     assert list(data["methods"]) == ["corel", "lambda0", "kde", "ocsvm", "raw_ocsvm"]
     for m, v in data["methods"].items():
         assert len(v["per_class_mean"]) == 10 and 0.0 <= v["mean"] <= 1.0, m
-        assert np.array(v["auroc"]).shape == (10, runs)
-    assert data["methods"]["corel"]["mean"] > 0.75  # digits are easy; chance is 0.5
-    assert data["methods"]["raw_ocsvm"]["mean"] > 0.75
+        assert np.array(v["auroc"]).shape == (10, 1)
+    # the same backbone twice: the lambda=0 column repeats the corel one
+    assert data["methods"]["lambda0"]["auroc"] == data["methods"]["corel"]["auroc"]
+    assert data["methods"]["corel"]["mean"] > 0.6  # chance is 0.5 (2 epochs of training)
+    assert data["methods"]["raw_ocsvm"]["mean"] > 0.75  # digits are easy in pixel space
     assert data["radius"] == 2.0 and data["dataset"] == "digits"  # radius defaults to eta
     for f in ("results.csv", "results.md", "auroc.png"):
         assert (out / f).is_file()

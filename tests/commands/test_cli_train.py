@@ -35,7 +35,8 @@ def test_cli_run_prints_progress_and_summary(tmp_path):
     """A tiny run through ``python -m corel_jax train`` (stdout not a tty: plain lines)."""
     out = subprocess.run(
         [sys.executable, "-m", "corel_jax", "train", "--workdir", str(tmp_path / "w"),
-         "--dataset", "digits", "--num-branches", "4", "--epochs", "1", "--devices", "1",
+         "--dataset", "digits", "--model", "mlp", "--hidden", "32", "--num-branches", "4",
+         "--epochs", "1", "--devices", "1",
          "--max-examples", "300", "--steps-per-dispatch", "3", "--log-every", "1"],
         env=dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1"),
         capture_output=True, text=True, timeout=300,

@@ -5,6 +5,7 @@ import gzip
 import numpy as np
 import pytest
 from data_helpers import check_split, use_idx_dirs, write_idx, write_mnist_like
+from references import fashion_mnist
 
 from corel_jax import data
 
@@ -104,10 +105,8 @@ class TestIdxDatasets:
         with pytest.raises(ValueError, match=stem):
             data.load("mnist", "test", data_dir=tmp_path)
 
-    @pytest.mark.skipif(
-        not data.DEBIAN_FASHION_MNIST.is_dir(), reason="apt-get install dataset-fashion-mnist"
-    )
     def test_debian_fashion_mnist(self):
+        fashion_mnist("reading Debian's Fashion-MNIST (the data of the paper's tables)")
         train, test = data.load("fashion_mnist", "train"), data.load("fashion_mnist", "test")
         check_split(train, n=60000, shape=(28, 28, 1), num_classes=10,
                     name="fashion_mnist", split="train")  # fmt: skip

@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 from data_helpers import check_split, use_idx_dirs
+from references import needs
 
 from corel_jax import data
 
@@ -76,7 +77,7 @@ class TestErrors:
         if not tfds_installed:
             monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import fails
         else:
-            pytest.importorskip("tensorflow_datasets")
+            needs("tensorflow_datasets", "loading through TFDS")
         with pytest.raises(data.DatasetNotAvailableError) as err:
             data.prepare("fashion_mnist", data_dir=tmp_path, download=False)
         msg = str(err.value)

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from references import needs
 
 from corel_jax.data.spheres import make_spheres, split_spheres
 
@@ -82,7 +83,9 @@ class TestSplit:
         assert np.bincount(split.test_labels).sum() == 1000
 
     def test_matches_scikit_learn_train_test_split(self, spheres):
-        model_selection = pytest.importorskip("sklearn.model_selection")
+        model_selection = needs(
+            "sklearn.model_selection", "the SPHERES split against scikit-learn's"
+        )
         points, labels = spheres
         train, test, train_labels, test_labels = model_selection.train_test_split(
             points, labels, test_size=0.1, random_state=np.random.RandomState(42)

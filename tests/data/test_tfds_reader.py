@@ -19,6 +19,7 @@ from data_helpers import (
     use_tfds_name,
     write_mnist_like,
 )
+from references import needs
 
 from corel_jax import data
 from corel_jax.data import cache, tfds_reader
@@ -179,8 +180,8 @@ def fake_image(k):
 @pytest.fixture(scope="module", params=["array_record", "tfrecord"])
 def prepared(request, tmp_path_factory):
     """A tfds data dir holding 'corel_fake_images' in one file format."""
-    tfds = pytest.importorskip("tensorflow_datasets")
-    pytest.importorskip("tensorflow")  # tfds writes examples with TensorFlow
+    tfds = needs("tensorflow_datasets", "reading files that TFDS wrote")
+    needs("tensorflow", "reading files that TFDS wrote")  # tfds writes them with TensorFlow
     root = tmp_path_factory.mktemp(f"tfds_{request.param}")
     _prepare_fake(tfds, root, request.param)
     return root, request.param

@@ -247,6 +247,7 @@ def test_seen_classes_of_a_backbone(dataset, classes, expected):
 # ------------------------------------------------------------- the study
 
 
+@pytest.mark.slow
 def test_runner_trains_extends_reuses_and_the_collector_tables_it(coded, tmp_path, capsys):
     """The transfer runner on the coded data with a small MLP: 1 epoch, then --set epochs=2
     (extends the same backbone), then the 1-epoch command again (reuses its results)."""

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from references import needs
 from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import cdist
 
@@ -151,8 +152,10 @@ class TestTorchTopological:
 
     @pytest.mark.parametrize("p", P_VALUES)
     def test_matches_signature_loss(self, rng, p):
-        torch = pytest.importorskip("torch")
-        tt = pytest.importorskip("torch_topological.nn")
+        torch = needs("torch", "signature_loss against torch-topological's SignatureLoss")
+        tt = needs(
+            "torch_topological.nn", "signature_loss against torch-topological's SignatureLoss"
+        )
         x, z = _clouds(rng, b=28, d=101)
         xt = torch.tensor(x, requires_grad=True)
         zt = torch.tensor(z, requires_grad=True)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from flax import nnx
 from jax import lax
+from references import needs
 
 from corel_jax.models import (
     BranchAutoencoder,
@@ -162,7 +163,7 @@ class TestEncoderConv:
 
 @pytest.fixture
 def torch_single_thread():
-    torch = pytest.importorskip("torch")
+    torch = needs("torch", "the branch autoencoder against the original PyTorch COREL model")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield torch

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 from oneclass_helpers import brute_force_scores
+from references import needs
+from scipy import stats
 from scipy.special import logsumexp
-from sklearn.svm import OneClassSVM
 
 from corel_jax import oneclass
 from corel_jax.oneclass import count_scores, scoring
@@ -89,19 +90,65 @@ class TestCountScores:
 
 
 class TestBaselines:
-    def test_kde_matches_numpy_log_sum_exp(self, rng):
+    @pytest.mark.parametrize("n,d", [(50, 1), (80, 3)])
+    def test_kde_is_scipys_gaussian_kde_with_scotts_factor(self, rng, n, d):
+        """Against ``scipy.stats.gaussian_kde`` (Scott's rule, its own ``scotts_factor``).
+
+        scipy's kernel covariance is ``factor^2`` times the data covariance (``ddof=1``);
+        ours is isotropic with the mean per-dimension standard deviation (``ddof=0``). On
+        inliers whitened to covariance ``s^2 I`` the two kernels agree once scipy's
+        factor is scaled by ``sqrt((n - 1) / n)``; the log-densities then differ by the
+        normalising constant alone (which the scorer leaves out).
+        """
+        inl = rng.normal(size=(n, d))
+        inl -= inl.mean(0)
+        inl = inl @ np.linalg.inv(np.linalg.cholesky(np.atleast_2d(np.cov(inl.T)))).T * 1.7
+        np.testing.assert_allclose(np.atleast_2d(np.cov(inl.T)), 1.7**2 * np.eye(d), atol=1e-12)
+        test = rng.normal(scale=2.0, size=(33, d))
+        kde = stats.gaussian_kde(inl.T)  # bw_method="scott"
+        assert kde.factor == pytest.approx(n ** (-1 / (d + 4)))
+        kde.set_bandwidth(kde.scotts_factor() * np.sqrt((n - 1) / n))
+        h2 = kde.covariance[0, 0]  # the kernel's variance per dimension
+        ref = kde.logpdf(test.T) + np.log(n) + 0.5 * d * np.log(2 * np.pi * h2)
+        got = oneclass.kde_scorer(chunk_size=8)(inl, test)
+        np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4)
+
+    def test_kde_in_many_dimensions_matches_numpy_log_sum_exp(self, rng):
+        # 120 points in 160 dims: a full-covariance KDE is singular, the isotropic one is not
         inl = rng.normal(size=(120, 160)) * rng.uniform(0.5, 2.0, size=160)
         test = rng.normal(size=(37, 160))
         got = oneclass.kde_scorer(chunk_size=10)(inl, test)
-        h = np.std(inl, axis=0).mean() * 120 ** (-1 / (160 + 4))
+        # Scott's factor n^(-1 / (d + 4)), as scipy computes it (the test above)
+        h = np.mean(np.std(inl, axis=0)) * 120 ** (-1 / (160 + 4))
         sq = ((test[:, None, :] - inl[None, :, :]) ** 2).sum(-1)
-        ref = logsumexp(-sq / (2 * h * h), axis=1)
-        np.testing.assert_allclose(got, ref, rtol=2e-4)
-        assert np.all(np.isfinite(got))  # 160 dims, 120 points: no singular covariance
+        np.testing.assert_allclose(got, logsumexp(-sq / (2 * h * h), axis=1), rtol=2e-4)
+        assert np.all(np.isfinite(got))
 
-    def test_ocsvm_is_sklearn(self, rng):
-        inl, test = rng.normal(size=(40, 5)), rng.normal(size=(30, 5))
-        ref = OneClassSVM(kernel="rbf", nu=0.1, gamma="scale").fit(inl).decision_function(test)
-        np.testing.assert_allclose(oneclass.ocsvm_scorer()(inl, test), ref)
-        ref = OneClassSVM(kernel="linear", nu=0.3).fit(inl).decision_function(test)
-        np.testing.assert_allclose(oneclass.ocsvm_scorer(nu=0.3, kernel="linear")(inl, test), ref)
+    def test_ocsvm_nu_property_scale_invariance_and_images(self, rng):
+        """Hand-checkable properties of the wrapped one-class SVM (Schoelkopf et al. 2001):
+
+        * nu bounds the fraction of training outliers from above (Proposition 4);
+        * the default ``gamma="scale"`` (``1 / (d Var X)``) makes the scores invariant to a
+          common scaling of the data;
+        * images are flattened, and a point at the inliers' centre scores higher than one
+          far outside.
+        """
+        needs("sklearn.svm", "the OC-SVM baseline")
+        inl, test = rng.normal(size=(60, 4)), rng.normal(size=(30, 4))
+        for nu in (0.1, 0.3, 0.6):
+            train_scores = oneclass.ocsvm_scorer(nu=nu)(inl, inl)
+            assert np.mean(train_scores < -1e-3) <= nu + 1e-9
+            assert np.mean(train_scores < 1e-3) >= nu - 1 / 60  # nu <= fraction of SVs
+        scores = oneclass.ocsvm_scorer()(inl, test)
+        np.testing.assert_allclose(oneclass.ocsvm_scorer()(7.0 * inl, 7.0 * test), scores,
+                                   rtol=1e-5, atol=1e-7)  # fmt: skip
+        # fixed gamma: no longer invariant
+        fixed = oneclass.ocsvm_scorer(gamma=0.25)
+        assert not np.allclose(fixed(7.0 * inl, 7.0 * test), fixed(inl, test), atol=1e-3)
+        images = inl.reshape(60, 2, 2, 1)
+        np.testing.assert_allclose(
+            oneclass.ocsvm_scorer()(images, test.reshape(30, 2, 2, 1)), scores, rtol=1e-12
+        )
+        centre, far = np.zeros((1, 4)), np.full((1, 4), 6.0)
+        score = oneclass.ocsvm_scorer()
+        assert score(inl, centre)[0] > 0 > score(inl, far)[0]

@@ -115,6 +115,7 @@ def test_ctrl_c_ends_with_a_message_not_a_traceback(tmp_path, monkeypatch, capsy
     assert err.startswith("interrupted: ") and "run the same command again" in err
 
 
+@pytest.mark.slow
 def test_demo_on_digits(tmp_path, capsys):
     work = tmp_path / "demo"
     args = ["demo", "--workdir", str(work), *DIGITS]

@@ -53,6 +53,7 @@ def _single_process_reference(images: np.ndarray) -> tuple[list[np.ndarray], lis
     return initial, jax.tree.leaves(parallel.host_value(state.params))
 
 
+@pytest.mark.slow
 @pytest.mark.multidevice
 def test_two_processes_train_like_one_process_on_two_devices(tmp_path):
     if jax.local_device_count() < 2:

@@ -111,7 +111,8 @@ def test_weight_decay_adds_l2_to_the_gradient():
 
 
 def test_config_round_trip_and_command_line_option(tmp_path):
-    config = TrainConfig(topo="topoae", lam=0.43, epochs=1, **SPHERES)
+    # two batches (--max-examples): what is checked is the config the command line writes
+    config = TrainConfig(topo="topoae", lam=0.43, epochs=1, max_examples=56, **SPHERES)
     assert TrainConfig.from_json(config.to_json()) == config
     assert TrainConfig.from_dict({"dataset": "digits"}).topo == "corel"  # old configs
     with pytest.raises(ValueError, match="TrainConfig.topo"):
@@ -120,7 +121,8 @@ def test_config_round_trip_and_command_line_option(tmp_path):
         TrainConfig(weight_decay=-1.0)
     args = ["--dataset", "spheres", "--model", "spheres_mlp", "--topo", "topoae", "--lam", "0.43",
             "--num-branches", "1", "--branch-dim", "2", "--batch-size", "28", "--lr", "2.7e-4",
-            "--weight-decay", "1e-5", "--devices", "1", "--epochs", "1"]  # fmt: skip
+            "--weight-decay", "1e-5", "--devices", "1", "--epochs", "1",
+            "--max-examples", "56"]  # fmt: skip
     assert commands.main(["train", "--workdir", str(tmp_path / "cli"), *args]) == 0
     saved = TrainConfig.from_json((tmp_path / "cli" / "config.json").read_text())
     assert saved == config

@@ -58,6 +58,7 @@ def _params(model: nnx.Module) -> list[np.ndarray]:
 TWO_CORES = pytest.mark.skipif(len(workers.available_cores()) < 2, reason="needs two CPU cores")
 
 
+@pytest.mark.slow
 @TWO_CORES
 def test_side_by_side_trains_the_same_backbones_as_one_after_the_other(tmp_path):
     configs = {"corel": _config(lam=1.0), "lambda0": _config(lam=0.0)}
@@ -98,6 +99,7 @@ def test_a_target_that_is_not_module_colon_function_is_refused_before_any_worker
     assert not (tmp_path / "a").exists()
 
 
+@pytest.mark.slow
 @TWO_CORES
 def test_a_failing_worker_is_reported_with_its_log(tmp_path):
     bad = _config(dataset="mnist", data_dir=str(tmp_path / "no-such-folder"))
