@@ -47,7 +47,7 @@ def assert_same(a, b, rtol=1e-6, atol=1e-6):
 class TestNativeFusedLoss:
     def test_is_one_custom_call(self, rng):
         z = jnp.asarray(rng.normal(size=(20, 8)), jnp.float32)
-        f = jax.value_and_grad(lambda z: L.connectivity_loss(z, num_branches=2))
+        f = jax.value_and_grad(lambda z: L.connectivity_loss(z, num_branches=2, metric="l1"))
         hlo = jax.jit(f).lower(z).as_text()
         assert hlo.count("corel_jax_connectivity") == 1
         assert "corel_jax_prim_mst" not in hlo
@@ -75,21 +75,25 @@ class TestNativeFusedLoss:
 
     def test_vmap_and_low_precision_codes(self, rng):
         z = jnp.asarray(rng.normal(size=(3, 30, 8)), jnp.float32)
-        f = jax.vmap(jax.value_and_grad(lambda z: L.connectivity_loss(z, num_branches=2)))
+        f = jax.vmap(
+            jax.value_and_grad(lambda z: L.connectivity_loss(z, num_branches=2, metric="l1"))
+        )
         values, grads = jax.jit(f)(z)
         for i in range(3):
             assert_same((values[i], grads[i]), reference(z[i], jnp.float32(2.0), 2, "l1")[:2])
-        g16 = jax.grad(lambda z: L.connectivity_loss(z, num_branches=2))(z[0].astype(jnp.bfloat16))
+        g16 = jax.grad(lambda z: L.connectivity_loss(z, num_branches=2, metric="l1"))(
+            z[0].astype(jnp.bfloat16)
+        )
         assert g16.dtype == jnp.bfloat16
 
     def test_non_finite_codes(self, rng):
         z = np.asarray(rng.normal(size=(20, 8)), np.float32)
         z[0, 5] = np.nan  # branch 1 of 2 (and in the first row)
         with pytest.raises(ValueError, match="non-finite"):
-            L.connectivity_loss(z, num_branches=2)
-        value, grad = jax.jit(jax.value_and_grad(lambda z: L.connectivity_loss(z, num_branches=2)))(
-            z
-        )
+            L.connectivity_loss(z, num_branches=2, metric="l1")
+        value, grad = jax.jit(
+            jax.value_and_grad(lambda z: L.connectivity_loss(z, num_branches=2, metric="l1"))
+        )(z)
         assert np.isnan(value)
         grad = np.asarray(grad)
         assert np.all(grad[:, 4:] == 0) and np.all(np.isfinite(grad))
@@ -104,12 +108,12 @@ class TestNativeFusedLoss:
         z = jnp.asarray(rng.normal(size=(8, 20, 8)), jnp.float32)
         mesh = jax.sharding.Mesh(np.array(jax.devices()[:8]), ("d",))
         spec = jax.sharding.PartitionSpec("d")
-        step = jax.value_and_grad(lambda z: L.connectivity_loss(z, num_branches=2))
+        step = jax.value_and_grad(lambda z: L.connectivity_loss(z, num_branches=2, metric="l1"))
         sm = jax.shard_map(jax.vmap(step), mesh=mesh, in_specs=spec, out_specs=spec)
         values, grads = jax.jit(sm)(z)
         assert_same((values[5], grads[5]), reference(z[5], jnp.float32(2.0), 2, "l1")[:2])
         # eta is replicated: its gradient is summed over the devices
-        local = lambda z, eta: L.connectivity_loss(z[0], eta=eta, num_branches=2)
+        local = lambda z, eta: L.connectivity_loss(z[0], eta=eta, num_branches=2, metric="l1")
         replicated = jax.sharding.PartitionSpec()
         grad_eta = jax.shard_map(
             jax.grad(local, argnums=1), mesh=mesh, in_specs=(spec, replicated), out_specs=replicated

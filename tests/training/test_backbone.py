@@ -46,12 +46,12 @@ def test_held_out_statistics_are_the_losses_of_each_batch(reference):
     for i in range(4):
         x = jnp.asarray(images[i * 100 : (i + 1) * 100], jnp.float32) / 255
         x_hat, z = forward(x)
-        deaths = np.asarray(L.branch_deaths(z, num_branches=8))
+        deaths = np.asarray(L.branch_deaths(z, num_branches=8, metric="l1"))  # the config's
         np.testing.assert_allclose(stats["deaths"][i], deaths, **TOL)
         np.testing.assert_allclose(
-            stats["conn"][i], L.connectivity_loss(z, eta=2.0, num_branches=8), **TOL
+            stats["conn"][i], L.connectivity_loss(z, eta=2.0, num_branches=8, metric="l1"), **TOL
         )
-        np.testing.assert_allclose(stats["rec"][i], L.reconstruction_loss(x, x_hat), **TOL)
+        np.testing.assert_allclose(stats["rec"][i], L.reconstruction_loss(x_hat, x), **TOL)
     assert held_out_statistics(model, images, config, max_batches=2)["deaths"].shape[0] == 2
     assert held_out_statistics(model, images[:99], config)["deaths"].shape == (0, 8, 99)
 

@@ -67,7 +67,9 @@ def test_connectivity_loss_concentrates_deaths_around_eta(tmp_path):
         model, _ = load_backbone(tmp_path / f"lam{lam:g}")
         deaths[lam] = np.stack(
             [
-                np.asarray(L.branch_deaths(jnp.asarray(encode(model, x)), num_branches=8))
+                np.asarray(
+                    L.branch_deaths(jnp.asarray(encode(model, x)), num_branches=8, metric="l1")
+                )
                 for x in test
             ]
         )
@@ -133,7 +135,7 @@ def test_train_step_is_a_pure_adam_step_on_the_papers_loss():
     def loss(params):  # the paper's loss, written out
         x_hat, z = nnx.merge(graphdef, params)(x)
         rec = jnp.mean(jnp.sum(jnp.abs(x - x_hat), axis=(1, 2, 3)))
-        deaths = L.branch_deaths(z, num_branches=8)
+        deaths = L.branch_deaths(z, num_branches=8, metric="l1")
         return rec + 20.0 * jnp.mean(jnp.sum(jnp.abs(2.0 - deaths), axis=-1))
 
     value, grad = jax.value_and_grad(loss)(state.params)
