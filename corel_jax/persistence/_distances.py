@@ -101,10 +101,11 @@ def norm(diff: jax.Array, kind: str, p: float) -> jax.Array:
         return jnp.sqrt(jnp.sum(diff * diff, axis=-1))
     if kind == "linf":
         return jnp.max(jnp.abs(diff), axis=-1)
-    # Minkowski p: scale by the max to avoid overflow / underflow of |d|^p.
-    scale = jnp.max(jnp.abs(diff), axis=-1, keepdims=True)
+    # Minkowski p: scale by the max to avoid overflow / underflow of |d|^p. (No slicing:
+    # the Pallas kernels use this too, and JAX 0.9.0 and older cannot lower a slice there.)
+    scale = jnp.max(jnp.abs(diff), axis=-1)
     safe = jnp.where(scale > 0, scale, 1.0)
-    return scale[..., 0] * jnp.sum(jnp.abs(diff / safe) ** p, axis=-1) ** (1.0 / p)
+    return scale * jnp.sum(jnp.abs(diff / safe[..., None]) ** p, axis=-1) ** (1.0 / p)
 
 
 def norm_grad(diff: jax.Array, kind: str, p: float) -> jax.Array:
