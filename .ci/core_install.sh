@@ -9,16 +9,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
-venv="${CORE_VENV:-$(mktemp -d)/venv}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+venv="${CORE_VENV:-$work/venv}"
 rm -rf "$venv"
 "$PYTHON" -m venv "$venv"
 # from a copy of the working tree (tracked and new files): nothing built before
-tree="$(mktemp -d)/corel-jax"
+tree="$work/corel-jax"
 mkdir -p "$tree"
 git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$tree"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check "$tree"
 
-cd "$(mktemp -d)"  # away from the source tree: the installed package is imported
+mkdir "$work/run" && cd "$work/run"  # away from the sources: the installed package is imported
 "$venv/bin/python" - <<'PY'
 import importlib.metadata as md
 import importlib.util

@@ -25,7 +25,9 @@ PY
 )
 echo "floors: $(echo $pins)"
 
-venv="${FLOORS_VENV:-$(mktemp -d)/venv}"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+venv="${FLOORS_VENV:-$work/venv}"
 if [ ! -x "$venv/bin/python" ]; then
   "$PYTHON" -m venv "$venv"
 fi
@@ -37,7 +39,7 @@ fi
 # A copy of the working tree (tracked and new files, nothing ignored: no kernel
 # built for another jaxlib), installed in place so that the tests, which import
 # the tree they run in, use the kernel built against the floor jaxlib.
-tree="$(mktemp -d)/corel-jax"
+tree="$work/corel-jax"
 mkdir -p "$tree"
 git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$tree"
 cd "$tree"
