@@ -111,7 +111,8 @@ def bench_paper_step(repeats: int) -> dict:
     z = jnp.asarray(z_np)
     fns, compile_s = {}, {}
     fns[FUSED], compile_s[FUSED] = jitted(
-        jax.value_and_grad(lambda z: connectivity_loss(z, eta=2.0, num_branches=16)), z
+        jax.value_and_grad(lambda z: connectivity_loss(z, eta=2.0, num_branches=16, metric="l1")),
+        z,
     )
     for alg in ALGORITHMS:
         name = f"corel_jax unfused, rips_h0 algorithm={alg}"

@@ -53,8 +53,10 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec  # noqa: E402
 
 from corel_jax.loss import connectivity_loss  # noqa: E402
 from corel_jax.persistence import _native, rips_h0  # noqa: E402
-from corel_jax.training import parallel  # noqa: E402
-from corel_jax.training import train as T  # noqa: E402
+from corel_jax.training import (
+    parallel,  # noqa: E402
+    train as T,  # noqa: E402
+)
 from corel_jax.training.config import TrainConfig  # noqa: E402
 from corel_jax.training.state import create_train_state  # noqa: E402
 

@@ -28,8 +28,7 @@ import jax
 import numpy as np
 from _results import write_results
 
-from corel_jax.training import parallel
-from corel_jax.training import train as T
+from corel_jax.training import parallel, train as T
 from corel_jax.training.config import TrainConfig
 from corel_jax.training.state import create_train_state
 

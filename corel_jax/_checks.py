@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from typing import TypeGuard
 
 __all__ = ["check_int_tuple", "check_positive", "check_positive_int", "is_int", "is_number"]
 
 
-def is_int(value: object) -> bool:
-    """True for Python and numpy integers, False for bools."""
+def is_int(value: object) -> TypeGuard[int]:
+    """True for Python and numpy integers (which type checkers then treat as ints), False for bools."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def is_number(value: object) -> bool:
-    """True for real Python and numpy numbers, False for bools."""
+def is_number(value: object) -> TypeGuard[float]:
+    """True for real Python and numpy numbers (to type checkers: floats), False for bools."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 

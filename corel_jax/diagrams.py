@@ -1,7 +1,21 @@
 r"""Exact, differentiable distances between 0-dimensional Rips diagrams.
 
 A 0-dimensional Vietoris-Rips diagram has all births at 0, so it is a vector
-of death times. Between two such diagrams ``a`` (``n`` deaths) and ``b``
+of death times. Every function here takes it in either of two forms:
+
+* a vector ``(n,)`` of death times, e.g. ``rips_h0(x).deaths``;
+* an ``(n, 2)`` array of ``[birth, death]`` rows with births 0, the format of
+  GUDHI, ripser, giotto-ph and torch-topological, e.g.
+  ``rips_h0(x).diagram()`` (``rips_h0(x).intervals()`` or GUDHI's
+  ``persistence_intervals_in_dimension(0)`` of a Rips complex).
+
+Infinite deaths (the essential class ``[0, inf]``, and the padding of masked
+clouds in the first form) are left out: two H0 diagrams of non-empty clouds
+have one essential class each, matched to each other at no cost, which is
+how GUDHI's distances treat them too. Both forms give the same distances
+(tested).
+
+Between two such diagrams ``a`` (``n`` deaths) and ``b``
 (``m`` deaths), with the l-infinity ground metric of persistence diagrams,
 
 * a point ``(0, a_i)`` is ``|a_i - b_j|`` from a point ``(0, b_j)``;
@@ -57,6 +71,7 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from corel_jax.persistence import Metric, rips_h0
@@ -66,6 +81,23 @@ __all__ = ["bottleneck_distance", "diagram_loss", "wasserstein_distance"]
 _Combine = Callable[[jax.Array, jax.Array], jax.Array]
 
 
+def _death_column(diagram: jax.Array, name: str) -> jax.Array:
+    """The deaths of an ``(n, 2)`` ``[birth, death]`` diagram; births must be 0.
+
+    Checked eagerly (a JAX tracer is taken as is): a non-zero finite birth is
+    not a 0-dim Rips diagram, and these distances would be wrong for it.
+    """
+    births = diagram[:, 0]
+    if not isinstance(births, jax.core.Tracer):
+        b = np.asarray(births)
+        if np.any(np.isfinite(b) & (b != 0)):
+            raise ValueError(
+                f"{name} has births other than 0; these distances are for 0-dim Rips diagrams, "
+                "whose classes are all born at 0."
+            )
+    return diagram[:, 1]
+
+
 def _sorted_deaths(deaths: jax.typing.ArrayLike, mask, name: str) -> jax.Array:
     """Ascending deaths with absent points (masked out or non-finite) set to 0.
 
@@ -73,8 +105,13 @@ def _sorted_deaths(deaths: jax.typing.ArrayLike, mask, name: str) -> jax.Array:
     never better matched, so it stands for "no point" without changing shapes.
     """
     d = jnp.asarray(deaths)
+    if d.ndim == 2 and d.shape[1] == 2:
+        d = _death_column(d, name)
     if d.ndim != 1:
-        raise ValueError(f"{name} must be a vector of death times (n,); got shape {d.shape}.")
+        raise ValueError(
+            f"{name} must be a vector of death times (n,) or an (n, 2) array of [birth, death] "
+            f"rows; got shape {d.shape}."
+        )
     if not jnp.issubdtype(d.dtype, jnp.floating):
         d = d.astype(jnp.float32)
     present = jnp.isfinite(d)
@@ -158,11 +195,12 @@ def wasserstein_distance(
     by the exact dynamic programme of this module's docstring.
 
     Args:
-      a: ``(n,)`` death times, e.g. ``rips_h0(x).deaths``; ``+inf`` entries
-        (padding) are ignored.
-      b: ``(m,)`` death times; ``m`` may differ from ``n``.
+      a: ``(n,)`` death times, e.g. ``rips_h0(x).deaths``, or ``(n, 2)``
+        ``[0, death]`` rows, e.g. ``rips_h0(x).diagram()``; infinite deaths
+        (padding, the essential class) are ignored.
+      b: likewise, ``(m,)`` or ``(m, 2)``; ``m`` may differ from ``n``.
       order: ``q >= 1``; ``inf`` gives :func:`bottleneck_distance`.
-      mask_a: optional ``(n,)`` bool, False for entries of ``a`` to ignore.
+      mask_a: optional ``(n,)`` bool, False for entries (rows) of ``a`` to ignore.
       mask_b: likewise for ``b``.
 
     Returns:
@@ -207,9 +245,10 @@ def bottleneck_distance(
     (births 0, l-infinity ground metric); equal to ``gudhi.bottleneck_distance``.
 
     Args:
-      a: ``(n,)`` death times; ``+inf`` entries are ignored.
-      b: ``(m,)`` death times.
-      mask_a: optional ``(n,)`` bool, False for entries of ``a`` to ignore.
+      a: ``(n,)`` death times or ``(n, 2)`` ``[0, death]`` rows; infinite
+        deaths are ignored.
+      b: likewise, ``(m,)`` or ``(m, 2)``.
+      mask_a: optional ``(n,)`` bool, False for entries (rows) of ``a`` to ignore.
       mask_b: likewise for ``b``.
 
     Returns:
@@ -248,8 +287,10 @@ def diagram_loss(
 
     Args:
       z: ``(B, d)`` codes.
-      target_deaths: ``(m,)`` target death times (births 0).
-      metric: the latent metric, see :func:`corel_jax.persistence.rips_h0`.
+      target_deaths: ``(m,)`` target death times, or an ``(m, 2)`` diagram
+        of ``[0, death]`` rows (e.g. ``rips_h0(x).diagram()`` of a data batch).
+      metric: the latent metric, see :func:`corel_jax.persistence.rips_h0`
+        ("l2" by default, as there).
       order: ``q >= 1`` or ``inf``.
       mask: optional ``(B,)`` bool marking the real codes of a padded batch.
       target_mask: optional ``(m,)`` bool for the target.

@@ -55,7 +55,7 @@ def term_gradients(model, images: np.ndarray, config, *, batches: int = 3) -> di
         m = nnx.merge(graphdef, state)
         x = x_uint8.astype(jnp.float32) / 255.0
         z = m.encode(x)
-        rec, g_rec = jax.value_and_grad(lambda z: losses.reconstruction_loss(x, m.decode(z)))(z)
+        rec, g_rec = jax.value_and_grad(lambda z: losses.reconstruction_loss(m.decode(z), x))(z)
         conn, g_conn = jax.value_and_grad(
             lambda z: losses.connectivity_loss(
                 z, eta=config.eta, num_branches=config.num_branches, metric=config.metric

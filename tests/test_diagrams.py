@@ -225,10 +225,64 @@ class TestDiagramLoss:
         )
 
 
+class TestBirthDeathArrays:
+    """(n, 2) [birth, death] diagrams (rips_h0(x).diagram(), .intervals(), GUDHI's) as inputs."""
+
+    @pytest.mark.parametrize("order", [*ORDERS, math.inf])
+    def test_both_forms_give_the_same_distances_as_gudhi(self, rng, order):
+        from corel_jax.persistence import rips_h0
+
+        x, y = rng.normal(size=(15, 2)), rng.normal(size=(11, 2))
+        y[3] = y[4]  # a zero-length bar, which intervals() drops and diagram() keeps
+        with jax.enable_x64(True):
+            a, b = rips_h0(x), rips_h0(y)
+            forms = [
+                (a.deaths, b.deaths),
+                (a.diagram(), b.diagram()),
+                (a.intervals(), b.intervals()),
+            ]
+            values = [float(wasserstein_distance(p, q, order=order)) for p, q in forms]
+        if math.isinf(order):  # GUDHI matches the essential [0, inf] rows at no cost
+            gudhi = needs("gudhi", "the bottleneck distance of (n, 2) diagrams against GUDHI's")
+            expected = gudhi.bottleneck_distance(a.intervals(), b.intervals(), e=0)
+        else:
+            expected = gudhi_wasserstein().wasserstein_distance(
+                a.intervals(), b.intervals(), order=order, internal_p=np.inf
+            )
+        np.testing.assert_allclose(values, [expected] * 3, rtol=1e-9)
+
+    def test_gradients_agree(self, rng):
+        from corel_jax.persistence import rips_h0
+
+        x = jnp.asarray(rng.normal(size=(12, 3)), jnp.float32)
+        target = rips_h0(jnp.asarray(rng.normal(size=(9, 3)), jnp.float32))
+        by_deaths = jax.grad(lambda x: wasserstein_distance(rips_h0(x).deaths, target.deaths))(x)
+        by_rows = jax.grad(lambda x: wasserstein_distance(rips_h0(x).diagram(), target.diagram()))(
+            x
+        )
+        assert np.any(by_rows != 0)
+        np.testing.assert_allclose(by_rows, by_deaths, rtol=1e-6)
+
+    def test_diagram_loss_takes_a_target_diagram(self, rng):
+        from corel_jax.persistence import rips_h0
+
+        z = rng.normal(size=(10, 2)).astype(np.float32)
+        target = rips_h0(rng.normal(size=(14, 2)).astype(np.float32))
+        np.testing.assert_allclose(
+            diagram_loss(z, target.diagram()), diagram_loss(z, target.deaths), rtol=1e-6
+        )
+
+    def test_births_must_be_zero(self):
+        with pytest.raises(ValueError, match="births other than 0"):
+            wasserstein_distance(jnp.array([[0.5, 1.0]]), jnp.array([1.0]))
+        # the essential class [0, inf] and diagonal padding [0, 0] are fine
+        assert float(bottleneck_distance(jnp.array([[0.0, 0.0], [0.0, jnp.inf]]), jnp.ones(0))) == 0
+
+
 class TestChecks:
     def test_rank(self):
-        with pytest.raises(ValueError, match="vector"):
-            wasserstein_distance(jnp.ones((2, 2)), jnp.ones(2))
+        with pytest.raises(ValueError, match=r"vector of death times \(n,\) or an \(n, 2\)"):
+            wasserstein_distance(jnp.ones((2, 3)), jnp.ones(2))
 
     def test_mask_shape(self):
         with pytest.raises(ValueError, match="mask"):

@@ -56,6 +56,7 @@ LAYERS = {
     "corel_jax._extras": 0,
     "corel_jax._files": 0,
     "corel_jax._lazy": 0,
+    "corel_jax._version": 0,
     "corel_jax.persistence": 1,
     "corel_jax.plots": 1,
     "corel_jax.loss": 2,
@@ -70,7 +71,7 @@ LAYERS = {
     "corel_jax.__main__": 8,
 }
 # The few private helpers every layer uses; nothing else private sits at the top level.
-TOP_LEVEL_PRIVATE = {"_checks.py", "_extras.py", "_files.py", "_lazy.py"}
+TOP_LEVEL_PRIVATE = {"_checks.py", "_extras.py", "_files.py", "_lazy.py", "_version.py"}
 
 
 def _room(name: str) -> str:

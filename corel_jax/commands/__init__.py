@@ -2,8 +2,12 @@
 
 One module per command (:mod:`~corel_jax.commands.train`,
 :mod:`~corel_jax.commands.oneclass`, :mod:`~corel_jax.commands.demo`,
-:mod:`~corel_jax.commands.score`), each
+:mod:`~corel_jax.commands.score`, :mod:`~corel_jax.commands.info`), each
 with ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
+A command whose extra is not installed (``train`` and ``demo`` need
+``corel-jax[train]``) stays listed; running it prints the one-line
+:class:`~corel_jax._extras.MissingExtraError` naming the extra.
+``corel-jax --version`` prints the version.
 Commands are thin: parse, validate, call the library, print. This module wires
 them up, configures logging (``--quiet`` / ``--verbose``) and turns the errors
 a user can fix (a bad option, missing data, a missing optional dependency)
@@ -14,16 +18,36 @@ traceback. The library never imports this package.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from types import ModuleType, SimpleNamespace
 
 from corel_jax._extras import MissingExtraError
-from corel_jax.commands import demo, oneclass, score, train
+from corel_jax._version import __version__
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = {"train": train, "oneclass": oneclass, "demo": demo, "score": score}
+
+def _load(name: str) -> ModuleType | SimpleNamespace:
+    """The module of command ``name``, or a stand-in that reports its missing extra."""
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except MissingExtraError as err:
+        error = err  # ``err`` is unbound once the except clause ends
+
+        def run(args: argparse.Namespace) -> int:
+            raise error
+
+        def add_arguments(parser: argparse.ArgumentParser) -> None:
+            parser.set_defaults(_unavailable=True)  # its options are unknown: accept any
+
+        return SimpleNamespace(HELP=f"(unavailable: {error})", add_arguments=add_arguments, run=run)
+
+
+# One module per command, in the order ``corel-jax --help`` lists them.
+COMMANDS = {name: _load(name) for name in ("train", "oneclass", "demo", "score", "info")}
 
 
 class _ConsoleHandler(logging.Handler):
@@ -94,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="corel-jax",
         description="COREL in JAX: connectivity-optimized representation learning.",
     )
+    parser.add_argument("--version", action="version", version=f"corel-jax {__version__}")
     common = _Parser(add_help=False)
     loudness = common.add_mutually_exclusive_group()
     loudness.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const=-1,
@@ -116,7 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``corel-jax`` console script; returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "_unavailable", False):
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     configure_logging(args.verbosity)
     try:
         return int(args._run(args) or 0)

@@ -52,34 +52,8 @@ generated SPHERES data set of the Topological Autoencoders paper
 the result type (:mod:`~corel_jax.data.split`) and :mod:`~corel_jax.data.cache`.
 """
 
-from corel_jax._lazy import attach
+from corel_jax._lazy import attach_stub
 
-# Imported on first use: the command line reads the catalog without NumPy.
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    {
-        "catalog": [
-            "CATALOG",
-            "CIFAR100_CLASSES",
-            "CIFAR10_CLASSES",
-            "CIFAR20_CLASSES",
-            "COLORS",
-            "DATASETS",
-            "DEBIAN_FASHION_MNIST",
-            "FASHION_MNIST_CLASSES",
-            "SPLITS",
-            "DatasetInfo",
-        ],
-        "folder": ["IMAGE_EXTENSIONS"],
-        "idx": ["IDX_FILES", "read_idx"],
-        "images": ["ImageSet", "load_images"],
-        "loading": [
-            "available",
-            "default_location",
-            "default_offline_dataset",
-            "load",
-            "prepare",
-        ],
-        "split": ["DatasetNotAvailableError", "Split"],
-    },
-)
+# Imported on first use (the command line reads the catalog without NumPy):
+# the names are the imports of __init__.pyi.
+__getattr__, __dir__, __all__ = attach_stub(__name__, __file__)

@@ -115,8 +115,10 @@ def find_folder(
 def read_folder(directory: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """One split's IDX images ``(N, H, W, 1)`` uint8 and labels ``(N,)`` int64."""
     image_stem, label_stem = IDX_FILES[split]
-    images = read_idx(_find_file(directory, image_stem))
-    labels = read_idx(_find_file(directory, label_stem))
+    found = [_find_file(directory, stem) for stem in (image_stem, label_stem)]
+    if found[0] is None or found[1] is None:
+        raise FileNotFoundError(f"{directory} lacks the IDX files {image_stem} and {label_stem}.")
+    images, labels = read_idx(found[0]), read_idx(found[1])
     if images.dtype != np.uint8 or images.ndim != 3:
         raise ValueError(
             f"{directory}/{image_stem}: expected uint8 images (N, H, W), "

@@ -20,9 +20,15 @@ __all__ = ["available", "default_location", "default_offline_dataset", "load", "
 PathLike = str | os.PathLike
 
 
+def _class_names(d: DatasetInfo) -> tuple[str, ...]:
+    if d.class_names is None:  # only the tfds datasets take theirs from tfds
+        raise ValueError(f"The catalog gives no class names for {d.name!r}.")
+    return d.class_names
+
+
 def _from_sklearn(d: DatasetInfo, split: str, data_dir, cache_dir) -> Split:
     images, labels = read_digits(split)
-    return Split(images, labels, d.class_names, d.name, split, "scikit-learn (embedded)")
+    return Split(images, labels, _class_names(d), d.name, split, "scikit-learn (embedded)")
 
 
 def _from_idx(d: DatasetInfo, split: str, data_dir, cache_dir) -> Split | None:
@@ -30,7 +36,7 @@ def _from_idx(d: DatasetInfo, split: str, data_dir, cache_dir) -> Split | None:
     if folder is None:
         return None
     images, labels = idx.read_folder(folder, split)
-    return Split(images, labels, d.class_names, d.name, split, str(folder))
+    return Split(images, labels, _class_names(d), d.name, split, str(folder))
 
 
 def _from_tfds(d: DatasetInfo, split: str, data_dir, cache_dir) -> Split:
@@ -55,7 +61,9 @@ def _from_generator(d: DatasetInfo, split: str, data_dir, cache_dir) -> Split:
     points, labels = (parts.train, parts.train_labels) if split == "train" else (
         parts.test, parts.test_labels)  # fmt: skip
     images = points.reshape(len(points), *d.image_shape)
-    return Split(images, labels, d.class_names, d.name, split, "corel_jax.data.spheres (generated)")
+    return Split(
+        images, labels, _class_names(d), d.name, split, "corel_jax.data.spheres (generated)"
+    )
 
 
 # source -> reader(info, split, data_dir, cache_dir) -> Split, or None when not found there

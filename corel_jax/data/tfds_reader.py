@@ -164,17 +164,17 @@ def _collect(chunks: Iterable[tuple[np.ndarray, np.ndarray]], n: int | None):
         images = np.concatenate([c[0] for c in chunks])
         labels = np.concatenate([c[1] for c in chunks])
     else:
-        images = labels = None
+        filled: tuple[np.ndarray, np.ndarray] | None = None
         start = 0
         for chunk_images, chunk_labels in chunks:
-            if images is None:
-                images = np.empty((n, *chunk_images.shape[1:]), np.uint8)
-                labels = np.empty((n,), np.int64)
+            if filled is None:
+                filled = np.empty((n, *chunk_images.shape[1:]), np.uint8), np.empty((n,), np.int64)
             stop = start + chunk_images.shape[0]
-            images[start:stop], labels[start:stop] = chunk_images, chunk_labels
+            filled[0][start:stop], filled[1][start:stop] = chunk_images, chunk_labels
             start = stop
-        if images is None or start != n:
+        if filled is None or start != n:
             raise ValueError(f"expected {n} examples, read {start}.")
+        images, labels = filled
     if images.ndim == 3:  # grayscale stored as (H, W)
         images = images[..., None]
     return images.astype(np.uint8, copy=False), labels.astype(np.int64, copy=False)

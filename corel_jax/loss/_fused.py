@@ -32,6 +32,7 @@ from jax import lax
 
 from corel_jax.loss.branches import branch_deaths
 from corel_jax.persistence import Metric, _native, parse_metric
+from corel_jax.persistence._compat import varying_axes
 
 
 def unfused(z: jax.Array, eta: jax.Array, *, num_branches: int, metric: Metric) -> jax.Array:
@@ -42,8 +43,7 @@ def unfused(z: jax.Array, eta: jax.Array, *, num_branches: int, metric: Metric) 
 
 def _sum_to_type(cotangent: jax.Array, primal: jax.Array) -> jax.Array:
     """Sums a cotangent over the shard_map axes its primal does not vary over."""
-    extra = jax.typeof(cotangent).manual_axis_type.varying
-    extra = extra - jax.typeof(primal).manual_axis_type.varying
+    extra = varying_axes(cotangent) - varying_axes(primal)
     return lax.psum(cotangent, tuple(sorted(extra))) if extra else cotangent
 
 

@@ -48,16 +48,18 @@ def split_branches(z: jax.typing.ArrayLike, num_branches: int) -> jax.Array:
 def branch_deaths(
     z: jax.typing.ArrayLike,
     *,
-    num_branches: int = 16,
-    metric: Metric = "l1",
+    num_branches: int = 1,
+    metric: Metric = "l2",
     sort: bool = True,
 ) -> jax.Array:
     """0-dim Vietoris-Rips death times of each branch of a batch of codes.
 
     Args:
       z: ``(B, D)`` latent codes.
-      num_branches: number of branches ``K`` (``D % K == 0``).
-      metric: see :func:`corel_jax.persistence.rips_h0`; the paper uses "l1".
+      num_branches: number of branches ``K`` (``D % K == 0``); the paper
+        uses 16, the default 1 is the whole code.
+      metric: see :func:`corel_jax.persistence.rips_h0` ("l2" by default);
+        the paper uses "l1".
       sort: ascending within each branch if True; else in MST order (cheaper,
         enough for any symmetric function such as the loss).
 

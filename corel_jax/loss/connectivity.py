@@ -22,8 +22,8 @@ def connectivity_loss(
     z: jax.typing.ArrayLike,
     *,
     eta: float = 2.0,
-    num_branches: int = 16,
-    metric: Metric = "l1",
+    num_branches: int = 1,
+    metric: Metric = "l2",
 ) -> jax.Array:
     r"""The paper's connectivity loss of a batch of latent codes.
 
@@ -47,9 +47,12 @@ def connectivity_loss(
     Args:
       z: ``(B, D)`` latent codes of one mini-batch.
       eta: the target scale ``eta > 0`` (paper: 2).
-      num_branches: ``K`` (paper: 16 branches of 10 dims); 1 for the
-        single-branch variant.
-      metric: the latent metric (paper: "l1").
+      num_branches: ``K``; 1 (default) treats the whole code as one point
+        cloud. The paper splits its 160-dim codes into 16 branches of 10
+        dims (:class:`corel_jax.training.TrainConfig`'s default).
+      metric: the latent metric: "l2" (default, as everywhere in
+        :mod:`corel_jax.persistence`) or the paper's "l1" (TrainConfig's
+        default), or any other of :data:`corel_jax.persistence.Metric`.
 
     Returns:
       A scalar.
@@ -63,7 +66,9 @@ def connectivity_loss(
     Examples:
       >>> import jax.numpy as jnp
       >>> z = jnp.array([[0.0, 0.0], [2.0, 0.0], [2.0, 3.0]])
-      >>> connectivity_loss(z, eta=2.0, num_branches=1)  # deaths 2, 3 (l1)
+      >>> connectivity_loss(z, eta=2.0)  # deaths 2 and 3: |2 - 2| + |2 - 3|
+      Array(1., dtype=float32)
+      >>> connectivity_loss(z, eta=2.0, metric="l1")  # the paper's metric: the same deaths
       Array(1., dtype=float32)
 
     References:
@@ -80,8 +85,9 @@ def connectivity_loss(
     check_finite_eagerly(z, None)
 
     # One kernel call for the loss and its gradient where a kernel runs.
-    eta = jnp.asarray(eta, z.dtype)
-    return _fused.connectivity(z, eta, num_branches=num_branches, metric=metric)
+    return _fused.connectivity(
+        z, jnp.asarray(eta, z.dtype), num_branches=num_branches, metric=metric
+    )
 
 
 def total_persistence(deaths: jax.typing.ArrayLike, *, p: float = 1.0) -> jax.Array:

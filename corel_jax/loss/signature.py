@@ -12,7 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from corel_jax.persistence import pairwise_distances, parse_metric, rips_h0
+from corel_jax.persistence import Metric, parse_metric, rips_h0
+from corel_jax.persistence._distances import pairwise
 
 __all__ = ["signature_loss"]
 
@@ -62,7 +63,7 @@ def _diameter(points: jax.Array, kind: str, p: float) -> jax.Array:
         sq = jnp.sum(x * x, axis=-1)
         dist = sq[:, None] + sq[None, :] - 2.0 * jnp.matmul(x, x.T, precision=lax.Precision.HIGHEST)
     else:
-        dist = pairwise_distances(x, metric=("minkowski", p) if kind == "minkowski" else kind)
+        dist = pairwise(x, x, kind, p)
     flat = jnp.argmax(dist)
     pair = jnp.stack([flat // n, flat % n])[None, :]
     return _pair_lengths(points, pair, kind, p)[0]
@@ -166,7 +167,7 @@ def signature_loss(
     dtype = jnp.result_type(x.dtype, z.dtype, jnp.float32)
     x = x.reshape(x.shape[0], -1).astype(dtype)
     z = z.astype(dtype)
-    metric = ("minkowski", q) if kind == "minkowski" else kind
+    metric: Metric = ("minkowski", float(p))  # the same metric as (kind, q)
     pairs_x = rips_h0(lax.stop_gradient(x), metric=metric, sort=False).edges
     pairs_z = rips_h0(lax.stop_gradient(z), metric=metric, sort=False).edges
     sx = _signature_scale(x_scale, x, kind, q, "x_scale")

@@ -141,7 +141,7 @@ class BranchAutoencoder(nnx.Module):
         self.branch_dim = branch_dim
         self.latent_dim = num_branches * branch_dim
 
-        sizes = [input_shape[:2]]
+        sizes: list[tuple[int, ...]] = [tuple(input_shape[:2])]
         for _ in filters:
             sizes.append(tuple(_conv_out(s) for s in sizes[-1]))
         self.spatial_sizes = tuple(sizes)

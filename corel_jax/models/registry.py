@@ -15,18 +15,22 @@ inputs and reconstruction (:mod:`corel_jax.training.objectives` applies them):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeAlias
 
 from flax import nnx
 
 from corel_jax.models.autoencoders import BranchAutoencoder, MLPAutoencoder
 from corel_jax.models.topoae import DeepAutoencoder, SpheresAutoencoder
 
-__all__ = ["MODELS", "create_model", "is_topoae"]
+__all__ = ["MODELS", "Autoencoder", "create_model", "is_topoae"]
+
+Autoencoder: TypeAlias = BranchAutoencoder | MLPAutoencoder | SpheresAutoencoder | DeepAutoencoder
+"""Every model of :data:`MODELS`: each has ``input_shape``, ``latent_dim``, ``encode`` and ``decode``."""
 
 # The paper's conv model, a small MLP, and the Topological Autoencoders paper's two models
 # (its SPHERES MLP and its image MLP "DeepAE").
 MODELS: tuple[str, ...] = ("branch", "mlp", "spheres_mlp", "deep_ae")
-_TOPOAE: dict[str, type[nnx.Module]] = {
+_TOPOAE: dict[str, type[SpheresAutoencoder] | type[DeepAutoencoder]] = {
     "spheres_mlp": SpheresAutoencoder,
     "deep_ae": DeepAutoencoder,
 }
@@ -54,7 +58,7 @@ def create_model(
     hidden: Sequence[int] = (256, 128),
     latent_scale: bool = False,
     rngs: nnx.Rngs,
-) -> nnx.Module:
+) -> Autoencoder:
     """Builds an autoencoder by name.
 
     Args:

@@ -15,26 +15,8 @@ a scikit-learn-style novelty detector on a trained backbone) and
 AUROC; ``docs/own_images.md``).
 """
 
-from corel_jax._lazy import attach
+from corel_jax._lazy import attach_stub
 
-# Imported on first use: the command line reads the defaults without JAX.
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    {
-        "backbone": ["backbone_methods", "seen_classes"],
-        "detector": ["CORELDetector"],
-        "image_report": ["normal_classes", "plot_extremes", "scores_auroc", "write_scores"],
-        "methods": ["build_methods", "pixel_features"],
-        "names": [
-            "DETECTOR_METHODS",
-            "METHODS",
-            "METHOD_LABELS",
-            "N_INLIERS",
-            "RUNS",
-            "method_label",
-        ],
-        "protocol": "*",
-        "reports": ["format_table", "plot_result", "write_report"],
-        "scoring": "*",
-    },
-)
+# Imported on first use (the command line reads the defaults without JAX):
+# the names are the imports of __init__.pyi.
+__getattr__, __dir__, __all__ = attach_stub(__name__, __file__)

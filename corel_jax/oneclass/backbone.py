@@ -12,15 +12,19 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
-from flax import nnx
 
 from corel_jax.data import Split
+from corel_jax.models import Autoencoder
 from corel_jax.oneclass.methods import build_methods, pixel_features
 from corel_jax.oneclass.protocol import Method
 from corel_jax.training.backbone import encode
 from corel_jax.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from corel_jax.persistence import Metric
 
 __all__ = ["backbone_methods", "seen_classes"]
 
@@ -29,13 +33,13 @@ logger = logging.getLogger(__name__)
 
 def backbone_methods(
     names: Sequence[str],
-    model: nnx.Module,
+    model: Autoencoder,
     config: TrainConfig,
     train: Split,
     test: Split,
     *,
     radius: float | None = None,
-    baseline: nnx.Module | None = None,
+    baseline: Autoencoder | None = None,
     rows: np.ndarray | None = None,
 ) -> dict[str, Method]:
     """The one-class methods ``names`` on a backbone's codes of ``train`` and ``test``.
@@ -78,7 +82,8 @@ def backbone_methods(
         pixels = (on_train(pixel_features), pixel_features(test.images))
     return build_methods(
         names, codes=codes, pixels=pixels, radius=config.eta if radius is None else radius,
-        num_branches=config.num_branches, metric=config.metric, baseline_codes=baseline_codes,
+        num_branches=config.num_branches, metric=cast("Metric", config.metric),  # validated by TrainConfig
+        baseline_codes=baseline_codes,
     )  # fmt: skip
 
 

@@ -57,12 +57,18 @@ def build_methods(
     from corel_jax.oneclass.scoring import ball_count_scorer, kde_scorer, ocsvm_scorer
 
     ball = ball_count_scorer(radius=radius, num_branches=num_branches, metric=metric)
+
+    def given(features: tuple[np.ndarray, np.ndarray] | None, name: str, argument: str):
+        if features is None:
+            raise ValueError(f"Method {name!r} needs {argument}.")
+        return features
+
     table = {
         "corel": lambda: Method(ball, *codes),
         "kde": lambda: Method(kde_scorer(), *codes),
         "ocsvm": lambda: Method(ocsvm_scorer(), *codes),
-        "raw_ocsvm": lambda: Method(ocsvm_scorer(), *pixels),
-        "lambda0": lambda: Method(ball, *baseline_codes),
+        "raw_ocsvm": lambda: Method(ocsvm_scorer(), *given(pixels, "raw_ocsvm", "pixels")),
+        "lambda0": lambda: Method(ball, *given(baseline_codes, "lambda0", "baseline_codes")),
     }
     out = {}
     for name in names:

@@ -23,7 +23,7 @@ import dataclasses
 import logging
 import sys
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -128,13 +128,13 @@ class OneClassResult:
         ``mean_unseen`` (null for an empty group).
         """
         marked = self.seen_classes is not None
-        out = {
+        out: dict[str, Any] = {
             "n": self.n,
             "runs": self.runs,
             "seed": self.seed,
             "classes": list(self.classes),
             "class_names": list(self.class_names),
-            "seen_classes": list(self.seen_classes) if marked else None,
+            "seen_classes": list(self.seen_classes) if self.seen_classes is not None else None,
             "methods": {},
         }
         for m in self.auroc:
@@ -178,7 +178,7 @@ def draw_inliers(train_labels: np.ndarray, cls: int, n: int, *, seed: int, run: 
 
 def drawn_rows(
     train_labels: np.ndarray,
-    classes: Sequence[int],
+    classes: Sequence[int] | np.ndarray,
     *,
     n: int = N_INLIERS,
     runs: int = RUNS,
@@ -215,7 +215,7 @@ def evaluate_methods(
     n: int = N_INLIERS,
     runs: int = RUNS,
     seed: int = 0,
-    classes: Sequence[int] | None = None,
+    classes: Sequence[int] | np.ndarray | None = None,
     class_names: Sequence[str] | None = None,
     seen_classes: Sequence[int] | None = None,
     progress: bool = True,

@@ -105,8 +105,10 @@ def plot_result(
     the axis and named below it otherwise.
     """
     pub = check_published(result, published)
-    series = [(method_label(m), result.class_mean(m), result.class_std(m), result.mean(m))
-              for m in result.auroc]  # fmt: skip
+    series: list[tuple[str, np.ndarray, np.ndarray | None, float]] = [
+        (method_label(m), result.class_mean(m), result.class_std(m), result.mean(m))
+        for m in result.auroc
+    ]
     series += [(f"{k} (published)", np.asarray(v), None, float(np.mean(v))) for k, v in pub.items()]
     k = len(result.class_names)
     width = 0.8 / len(series)

@@ -26,6 +26,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +95,7 @@ def demo_configs(
     2-core CPU for ``dataset``; everything else is the paper's default.
     """
     default_epochs, chunk = _BUDGET.get(dataset, (5, 2))
-    base = dict(
+    base: dict[str, Any] = dict(
         dataset=dataset, data_dir=data_dir, epochs=default_epochs if epochs is None else epochs,
         seed=seed, max_examples=max_examples, steps_per_dispatch=chunk, devices=1,
     )  # fmt: skip

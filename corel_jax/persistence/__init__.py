@@ -6,19 +6,45 @@ lengths of a minimum spanning tree, computed with static shapes under
 ``jit``/``vmap``/``grad`` and differentiated by a ``jax.custom_vjp`` that
 sends each cotangent to the one pair of points of its critical edge.
 
-Modules: :mod:`~corel_jax.persistence.rips` (the public entry point,
-:class:`PersistenceH0` and the choice of algorithm) and its private backends,
-one per algorithm: ``_native`` (Prim's algorithm in C++, an XLA FFI custom
-call, on CPUs), ``_prim_xla`` (Prim's algorithm as an XLA loop),
-``_boruvka`` (Borůvka's algorithm in plain XLA), ``_pallas_prim`` and
-``_pallas_search`` (Pallas kernels for CUDA/ROCm), ``_distances`` (the
-metrics and their subgradients, shared by all of them) and ``_partition``
-(how the kernel calls partition along their batch axes under ``jit`` with
-sharded inputs). How each works, its tie rule and its measured speed:
+Its default metric is the Euclidean one ("l2"), as in GUDHI, ripser,
+giotto-ph and torch-topological; the COREL paper's latent metric is "l1"
+(``metric="l1"``; :class:`corel_jax.training.TrainConfig` uses it).
+:meth:`PersistenceH0.diagram` gives the ``(n, 2)`` ``[birth, death]`` array
+other libraries use.
+
+Modules: :mod:`~corel_jax.persistence.rips` (the public entry point and the
+choice of algorithm), :mod:`~corel_jax.persistence.diagram`
+(:class:`PersistenceH0`, the result and its diagram formats), and the
+private backends, one per algorithm: ``_native`` (Prim's algorithm in C++, an
+XLA FFI custom call, on CPUs; :func:`native_kernel_available` says whether it
+is built), ``_prim_xla`` (Prim's algorithm as an XLA loop), ``_boruvka``
+(Borůvka's algorithm in plain XLA), ``_pallas_prim`` and ``_pallas_search``
+(Pallas kernels for CUDA/ROCm), ``_distances`` (the metrics and their
+subgradients, shared by all of them), ``_partition`` (how the kernel calls
+partition along their batch axes under ``jit`` with sharded inputs) and
+``_compat`` (differences between JAX versions). How each works, its tie rule and its measured speed:
 ``docs/persistence_algorithms.md``.
 """
 
-from corel_jax.persistence._distances import METRICS, Metric, pairwise_distances, parse_metric
-from corel_jax.persistence.rips import PersistenceH0, rips_h0
+from corel_jax.persistence._distances import (
+    METRICS,
+    Metric,
+    MetricName,
+    pairwise_distances,
+    parse_metric,
+)
+from corel_jax.persistence.diagram import PersistenceH0
+from corel_jax.persistence.rips import ALGORITHMS, Algorithm, native_kernel_available, rips_h0
 
-__all__ = ["METRICS", "Metric", "PersistenceH0", "pairwise_distances", "parse_metric", "rips_h0"]
+__all__ = [
+    "ALGORITHMS",
+    "METRICS",
+    "Algorithm",
+    "Metric",
+    "MetricName",
+    "PersistenceH0",
+    "native_kernel_available",
+    "pairwise_distances",
+    "parse_metric",
+    "rips_h0",
+]

@@ -12,16 +12,23 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Literal, TypeAlias
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-__all__ = ["METRICS", "Metric", "parse_metric", "pairwise_distances"]
+__all__ = ["METRICS", "Metric", "MetricName", "parse_metric", "pairwise_distances"]
 
-# A metric: a name, a Minkowski exponent p >= 1 (float), or ("minkowski", p).
-Metric = str | float | tuple[str, float]
+MetricName: TypeAlias = Literal[
+    "l1", "manhattan", "cityblock", "l2", "euclidean", "sqeuclidean", "linf", "chebyshev",
+    "precomputed",
+]  # fmt: skip
+"""The metrics that have a name (``"l2"`` and ``"euclidean"`` are one metric)."""
+
+Metric: TypeAlias = MetricName | float | tuple[Literal["minkowski"], float]
+"""A metric: a name, a Minkowski exponent ``p >= 1`` (a float), or ``("minkowski", p)``."""
 
 METRICS: tuple[str, ...] = ("l1", "l2", "sqeuclidean", "linf", "minkowski", "precomputed")
 _ALIASES = {
@@ -40,7 +47,7 @@ _ALIASES = {
 UNROLL_MAX_DIM = 32
 
 
-def parse_metric(metric: Metric) -> tuple[str, float]:
+def parse_metric(metric: Metric | str | tuple[str, float]) -> tuple[str, float]:
     """Returns ``(kind, p)`` for a metric spec; raises ValueError if unknown.
 
     ``kind`` is one of "l1", "l2", "sqeuclidean", "linf", "minkowski",
@@ -70,7 +77,7 @@ def parse_metric(metric: Metric) -> tuple[str, float]:
     else:
         raise ValueError(unknown)
     try:
-        p = float(p)  # type: ignore[arg-type]
+        p = float(p)  # type: ignore[arg-type, unused-ignore]
     except (TypeError, ValueError):
         raise ValueError(f"Minkowski exponent must be a number, got {p!r}.") from None
     if not p >= 1.0:
@@ -94,10 +101,11 @@ def norm(diff: jax.Array, kind: str, p: float) -> jax.Array:
         return jnp.sqrt(jnp.sum(diff * diff, axis=-1))
     if kind == "linf":
         return jnp.max(jnp.abs(diff), axis=-1)
-    # Minkowski p: scale by the max to avoid overflow / underflow of |d|^p.
-    scale = jnp.max(jnp.abs(diff), axis=-1, keepdims=True)
+    # Minkowski p: scale by the max to avoid overflow / underflow of |d|^p. (No slicing:
+    # the Pallas kernels use this too, and JAX 0.9.0 and older cannot lower a slice there.)
+    scale = jnp.max(jnp.abs(diff), axis=-1)
     safe = jnp.where(scale > 0, scale, 1.0)
-    return scale[..., 0] * jnp.sum(jnp.abs(diff / safe) ** p, axis=-1) ** (1.0 / p)
+    return scale * jnp.sum(jnp.abs(diff / safe[..., None]) ** p, axis=-1) ** (1.0 / p)
 
 
 def norm_grad(diff: jax.Array, kind: str, p: float) -> jax.Array:
@@ -206,16 +214,16 @@ def pairwise_distances(
     x: jax.typing.ArrayLike,
     y: jax.typing.ArrayLike | None = None,
     *,
-    metric: Metric = "l1",
+    metric: Metric = "l2",
 ) -> jax.Array:
     """Pairwise distances between two point sets.
 
     Args:
       x: ``(n, d)`` points.
       y: ``(m, d)`` points; defaults to ``x``.
-      metric: "l1" (the paper's), "l2" ("euclidean"), "sqeuclidean", "linf"
-        ("chebyshev"), a Minkowski exponent ``p >= 1`` given as a float or as
-        ``("minkowski", p)``.
+      metric: "l2" ("euclidean"; default), "l1" ("manhattan", the COREL
+        paper's), "sqeuclidean", "linf" ("chebyshev"), a Minkowski exponent
+        ``p >= 1`` given as a float or as ``("minkowski", p)``.
 
     Returns:
       ``(n, m)`` distances, in ``x``'s floating dtype (float32 for half

@@ -39,6 +39,7 @@ from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plt
 
 from corel_jax.persistence import _distances
+from corel_jax.persistence._compat import out_struct
 from corel_jax.persistence._partition import batch_partitioned
 
 # Above this many points one program per cloud would hold too large a block
@@ -54,12 +55,6 @@ def padded_shape(n: int, d: int, kind: str) -> tuple[int, int]:
     """The power-of-two block ``(N, D)`` a cloud of ``n`` points in ``d`` dims is padded to."""
     big_n = _pow2(n, 16)
     return big_n, big_n if kind == "precomputed" else _pow2(d)
-
-
-def out_struct(shape: tuple[int, ...], dtype, *inputs: jax.Array) -> jax.ShapeDtypeStruct:
-    """An output type that varies over shard_map's mesh axes like the inputs do."""
-    axes = max((jax.typeof(a).manual_axis_type for a in inputs), key=lambda t: len(t.varying))
-    return jax.ShapeDtypeStruct(shape, dtype, manual_axis_type=axes)
 
 
 # The kernels keep the padded (N, D) cloud in registers. ptxas (sm_90) spills

@@ -34,7 +34,7 @@ from jax import lax
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plt
 
-from corel_jax.persistence._pallas_prim import out_struct
+from corel_jax.persistence._compat import out_struct
 from corel_jax.persistence._partition import batch_partitioned
 
 ROWS = 32

@@ -90,7 +90,7 @@ References:
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from typing import Literal, TypeAlias, get_args
 
 import jax
 import jax.numpy as jnp
@@ -105,10 +105,20 @@ from corel_jax.persistence._distances import (
     norm_grad,
     parse_metric,
 )
+from corel_jax.persistence.diagram import PersistenceH0
 
-__all__ = ["GPU_PRIM_MAX_POINTS", "PersistenceH0", "rips_h0"]
+__all__ = [
+    "ALGORITHMS",
+    "GPU_PRIM_MAX_POINTS",
+    "Algorithm",
+    "PersistenceH0",
+    "native_kernel_available",
+    "rips_h0",
+]
 
-_ALGORITHMS = ("auto", "native", "pallas", "boruvka", "dense", "matrix_free")
+Algorithm: TypeAlias = Literal["auto", "native", "pallas", "boruvka", "dense", "matrix_free"]
+"""The ``algorithm`` of :func:`rips_h0`."""
+ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
 # "auto" without the native kernel (XLA:CPU), by measurement: the dense Prim
 # loop stops fitting above this many matrix entries; below _FREE_MAX_DIM
 # coordinates on-the-fly rows are faster even when it fits.
@@ -116,24 +126,23 @@ _DENSE_MAX_ENTRIES = 8192 * 8192
 _FREE_MAX_DIM = 32
 
 
-class PersistenceH0(NamedTuple):
-    """The finite part of a 0-dimensional persistence diagram.
+def native_kernel_available() -> bool:
+    """Whether the C++ CPU kernel is built and loaded.
 
-    All births are 0. For a cloud of ``n`` points of which ``m`` are real
-    (``mask``), the first ``m - 1`` slots hold the real deaths in ascending
-    order; the remaining ``n - m`` slots are padding.
+    It serves ``rips_h0`` on CPUs (``algorithm="auto"`` or ``"native"``) and
+    ``connectivity_loss``'s fused CPU path. Without it everything runs
+    through XLA instead, with the same results, slower on CPUs.
+    ``corel-jax info`` says why it is missing: not built from a source
+    checkout (``python setup.py build_ext --inplace``), a failed compilation
+    at install time (which ``pip`` shows only with ``-v``; importing
+    :mod:`corel_jax.persistence` then logs a warning), or a kernel built
+    against a newer jaxlib than the one installed.
 
-    Attributes:
-      deaths: ``(n - 1,)`` float; the death times, ascending. Padding slots
-        hold ``+inf`` (so they sort last and cannot pass for a real death).
-      edges: ``(n - 1, 2)`` int32; the critical (MST) edge ``(i, j)``, with
-        ``i < j``, whose length is each death. Padding slots hold ``(-1, -1)``.
-      valid: ``(n - 1,)`` bool; True for the ``m - 1`` real slots.
+    Examples:
+      >>> native_kernel_available() in (True, False)
+      True
     """
-
-    deaths: jax.Array
-    edges: jax.Array
-    valid: jax.Array
+    return _native.AVAILABLE
 
 
 # --------------------------------------------------------------------------
@@ -294,8 +303,8 @@ def _precomputed_lengths(dist: jax.Array, edges: jax.Array, valid: jax.Array) ->
 
 def _check_inputs(points: jax.Array, kind: str, mask, algorithm: str) -> None:
     """Static (shape / option) checks; raises ValueError naming the problem."""
-    if algorithm not in _ALGORITHMS:
-        raise ValueError(f"Unknown algorithm {algorithm!r}; expected one of {_ALGORITHMS}.")
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"Unknown algorithm {algorithm!r}; expected one of {ALGORITHMS}.")
     if points.ndim != 2:
         what = "(n, n) distance matrix" if kind == "precomputed" else "(n, d) point cloud"
         raise ValueError(
@@ -318,9 +327,9 @@ def _check_inputs(points: jax.Array, kind: str, mask, algorithm: str) -> None:
 def rips_h0(
     points: jax.typing.ArrayLike,
     *,
-    metric: Metric = "l1",
+    metric: Metric = "l2",
     mask: jax.typing.ArrayLike | None = None,
-    algorithm: str = "auto",
+    algorithm: Algorithm = "auto",
     sort: bool = True,
 ) -> PersistenceH0:
     r"""0-dimensional Vietoris-Rips persistence of a point cloud.
@@ -348,9 +357,11 @@ def rips_h0(
         same result; only the entries of the critical edges receive
         gradient). bf16/fp16/int inputs are computed in float32; float64
         stays float64 when x64 is enabled.
-      metric: "l1" (the paper's; default), "l2" ("euclidean"),
-        "sqeuclidean", "linf" ("chebyshev"), a Minkowski exponent ``p >= 1``
-        (float, or ``("minkowski", p)``), or "precomputed".
+      metric: "l2" ("euclidean"; default, as in GUDHI, ripser, giotto-ph
+        and torch-topological), "l1" ("manhattan"; the COREL paper's latent
+        metric), "sqeuclidean", "linf" ("chebyshev"), a Minkowski exponent
+        ``p >= 1`` (float, or ``("minkowski", p)``), or "precomputed"
+        (:data:`~corel_jax.persistence.Metric`).
       mask: optional ``(n,)`` bool marking the real points of a padded cloud
         (so clouds of different sizes batch under ``vmap``). With ``m`` real
         points, slots ``[0, m - 1)`` hold the real deaths ascending, slots
@@ -377,7 +388,9 @@ def rips_h0(
 
     Returns:
       A :class:`PersistenceH0` with ``deaths`` ``(n - 1,)``, ``edges``
-      ``(n - 1, 2)`` int32 and ``valid`` ``(n - 1,)`` bool.
+      ``(n - 1, 2)`` int32 and ``valid`` ``(n - 1,)`` bool; its
+      :meth:`~PersistenceH0.diagram` is the ``(n, 2)`` ``[birth, death]``
+      array other libraries use.
 
     Raises:
       ValueError: wrong rank, ``n < 2``, a mask of the wrong shape, a
@@ -387,9 +400,11 @@ def rips_h0(
 
     Examples:
       >>> import jax.numpy as jnp
-      >>> x = jnp.array([[0.0, 0.0], [1.0, 0.0], [3.0, 1.0]])
-      >>> rips_h0(x).deaths  # l1 MST: 1 + 3
-      Array([1., 3.], dtype=float32)
+      >>> x = jnp.array([[0.0, 0.0], [3.0, 0.0], [3.0, 4.0]])
+      >>> rips_h0(x).deaths  # Euclidean MST edges: 3 and 4 (not the 5 between 0 and 2)
+      Array([3., 4.], dtype=float32)
+      >>> rips_h0(x, metric="l1").deaths  # the COREL paper's metric
+      Array([3., 4.], dtype=float32)
 
     References:
       Hofer et al., Connectivity-Optimized Representation Learning via
@@ -420,7 +435,7 @@ def rips_h0(
     else:
         lengths = _edge_lengths(points, edges, valid & finite, kind, p)
 
-    deaths = jnp.where(finite, lengths, jnp.nan)
+    deaths = lengths if finite is None else jnp.where(finite, lengths, jnp.nan)
     if not sort:
         return PersistenceH0(deaths=deaths, edges=edges, valid=valid)
     # Ascending order; a stable sort keeps ties (and the +inf padding) in

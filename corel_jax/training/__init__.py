@@ -18,17 +18,17 @@ One concept per module, from the bottom up:
 * :mod:`~corel_jax.training.runs`: a backbone in a work directory, trained,
   resumed, extended or reused; :mod:`~corel_jax.training.workers`: several
   trained side by side on a CPU, one worker process per group of cores.
+
+Needs the ``train`` extra (flax, optax, orbax-checkpoint, tqdm):
+``pip install "corel-jax[train]"``; without it, importing this package raises
+:class:`~corel_jax._extras.MissingExtraError` naming it.
 """
 
-from corel_jax._lazy import attach
+from corel_jax._extras import check_installed
+from corel_jax._lazy import attach_stub
 
-# Imported on first use: the command line reads the config without JAX.
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    {
-        "backbone": ["encode", "load_backbone"],
-        "config": ["TrainConfig"],
-        "runs": ["ensure_backbone", "ensure_backbones"],
-        "train": ["train_and_evaluate"],
-    },
-)
+check_installed(("flax", "optax", "orbax.checkpoint", "tqdm"), purpose="corel_jax.training")
+
+# Imported on first use (the command line reads the config without JAX):
+# the names are the imports of __init__.pyi.
+__getattr__, __dir__, __all__ = attach_stub(__name__, __file__)

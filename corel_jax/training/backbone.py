@@ -27,6 +27,7 @@ from flax import nnx
 
 from corel_jax import loss as losses
 from corel_jax._checks import check_positive_int
+from corel_jax.models import Autoencoder
 from corel_jax.training import checkpoint
 from corel_jax.training.config import TrainConfig
 from corel_jax.training.objectives import build_model, prepare_inputs
@@ -51,7 +52,7 @@ def _key_path(path) -> tuple[str, ...]:
 
 def load_backbone(
     workdir: str | os.PathLike, step: int | None = None
-) -> tuple[nnx.Module, TrainConfig]:
+) -> tuple[Autoencoder, TrainConfig]:
     """The trained model of a work directory and its config.
 
     Args:
@@ -86,13 +87,14 @@ def load_backbone(
     # Shapes only (no initialisation: on a CPU, compiling the random initialisers of the
     # paper's model takes ~10 s); every value comes from the checkpoint.
     model = nnx.eval_shape(lambda: build_model(config, input_shape, rngs=nnx.Rngs(0)))
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    graphdef, params, *others = nnx.split(model, nnx.Param, ...)
+    rest = others[0]  # every other variable (BatchNorm statistics, ...)
     restored = checkpoint.restore(workdir, step)
 
     def fill(state, item: str):
         """``state`` with every leaf taken from the checkpoint's ``item``."""
-        saved = jax.tree_util.tree_leaves_with_path(restored.get(item, {}))
-        saved = {_key_path(path): leaf for path, leaf in saved}
+        leaves = jax.tree_util.tree_leaves_with_path(restored.get(item, {}))
+        saved = {_key_path(path): leaf for path, leaf in leaves}
 
         def take(path, leaf):
             value = saved.get(_key_path(path))
@@ -109,7 +111,7 @@ def load_backbone(
     return nnx.merge(graphdef, fill(params, "params"), rest), config
 
 
-def encode(model: nnx.Module, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
+def encode(model: Autoencoder, images: np.ndarray, *, batch_size: int = 1000) -> np.ndarray:
     """Latent codes of images, jitted and batched.
 
     Args:
@@ -158,11 +160,11 @@ def _batch_statistics(graphdef, num_branches, metric, eta, state, x_uint8):
     x_hat, z = nnx.merge(graphdef, state)(x)
     deaths = losses.branch_deaths(z, num_branches=num_branches, metric=metric)
     conn = jnp.mean(jnp.sum(jnp.abs(eta - deaths), -1))
-    return losses.reconstruction_loss(x, x_hat), conn, deaths
+    return losses.reconstruction_loss(x_hat, x), conn, deaths
 
 
 def held_out_statistics(
-    model: nnx.Module, images: np.ndarray, config: TrainConfig, *, max_batches: int = 10
+    model: Autoencoder, images: np.ndarray, config: TrainConfig, *, max_batches: int = 10
 ) -> dict[str, np.ndarray]:
     """Per-batch losses and death times on held-out images, in batches of ``config.batch_size``.
 
@@ -204,7 +206,7 @@ def death_summary(deaths: np.ndarray, *, eta: float) -> dict[str, float]:
 
 
 def evaluate(
-    model: nnx.Module,
+    model: Autoencoder,
     config: TrainConfig,
     *,
     input_shape: Sequence[int] | None = None,
@@ -227,8 +229,8 @@ def evaluate(
         return {}
 
     try:
-        test = data.load(config.dataset, "test", data_dir=config.data_dir)
-        test = test.select(config.classes).images  # held out from the training distribution
+        split = data.load(config.dataset, "test", data_dir=config.data_dir)
+        test = split.select(config.classes).images  # held out from the training distribution
     except data.DatasetNotAvailableError:
         return {}
     if input_shape is not None and tuple(test.shape[1:]) != tuple(input_shape):
@@ -245,7 +247,7 @@ def evaluate(
 
 def death_times(
     images: np.ndarray,
-    backbones: Mapping[str, tuple[nnx.Module, TrainConfig]],
+    backbones: Mapping[str, tuple[Autoencoder, TrainConfig]],
     *,
     max_batches: int = 10,
 ) -> dict[str, np.ndarray]:
@@ -267,7 +269,7 @@ def death_times(
 
 
 def death_times_by_group(
-    model: nnx.Module,
+    model: Autoencoder,
     config: TrainConfig,
     test: Split,
     seen: Sequence[int],

@@ -165,7 +165,8 @@ class TrainConfig:
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"Unknown TrainConfig fields: {sorted(unknown)}.")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**fields)
 
     def to_json(self) -> str:
         """The config as indented JSON text."""

@@ -38,14 +38,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, cast
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
 from corel_jax import loss as losses
-from corel_jax.models import create_model, is_topoae
+from corel_jax.models import Autoencoder, create_model, is_topoae
 from corel_jax.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    from corel_jax.persistence import Metric
 
 __all__ = ["build_model", "data_scale", "make_loss_fn", "prepare_inputs", "reconstruction"]
 
@@ -85,13 +89,16 @@ def reconstruction(x: jax.Array, x_hat: jax.Array, model: str) -> jax.Array:
     x_hat = x_hat.reshape(x_hat.shape[0], -1)
     if is_topoae(model):
         return jnp.mean((x - x_hat) ** 2)
-    return losses.reconstruction_loss(x, x_hat)
+    return losses.reconstruction_loss(x_hat, x)
 
 
-def _topo_term(config: TrainConfig, model: nnx.Module, x, z, x_scale) -> jax.Array:
+def _topo_term(config: TrainConfig, model: Autoencoder, x, z, x_scale) -> jax.Array:
     if config.topo == "corel":
         return losses.connectivity_loss(
-            z, eta=config.eta, num_branches=config.num_branches, metric=config.metric
+            z,
+            eta=config.eta,
+            num_branches=config.num_branches,
+            metric=cast("Metric", config.metric),  # validated by TrainConfig
         )
     scale = getattr(model, "latent_scale", None)
     z_scale = None if scale is None else scale[...]
@@ -135,7 +142,7 @@ def make_loss_fn(graphdef: nnx.GraphDef, config: TrainConfig, *, dtype=jnp.uint8
     return loss_fn
 
 
-def build_model(config: TrainConfig, input_shape: Sequence[int], *, rngs: nnx.Rngs) -> nnx.Module:
+def build_model(config: TrainConfig, input_shape: Sequence[int], *, rngs: nnx.Rngs) -> Autoencoder:
     """The model of ``config`` for inputs of ``input_shape``, with the learnable latent scale
     of the TopoAE term when ``topo == "topoae"`` and the model is a TopoAE model."""
     return create_model(

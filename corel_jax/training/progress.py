@@ -62,7 +62,7 @@ class Progress:
 
     def flush(self, step: int, epoch: int) -> None:
         """Writes the row of the steps recorded since the last one (if any)."""
-        if not self.enabled or self.steps == 0:
+        if self.log is None or self.steps == 0:  # no log: not enabled
             return
         record = {k: v / self.steps for k, v in self.sums.items()}
         record.update(

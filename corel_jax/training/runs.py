@@ -15,11 +15,13 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import jax
 from flax import nnx
 
 from corel_jax._files import check_directory
+from corel_jax.models import Autoencoder
 from corel_jax.training import checkpoint
 from corel_jax.training.backbone import evaluate, load_backbone
 from corel_jax.training.config import TrainConfig
@@ -66,7 +68,7 @@ def check_backbone_dir(config: TrainConfig, workdir: str | os.PathLike) -> Train
     return saved
 
 
-def ensure_backbone(config: TrainConfig, workdir: str | os.PathLike) -> tuple[nnx.Module, dict]:
+def ensure_backbone(config: TrainConfig, workdir: str | os.PathLike) -> tuple[Autoencoder, dict]:
     """The backbone of ``config`` in ``workdir``, after ``config.epochs`` epochs.
 
     Trains it; resumes an interrupted run; extends a shorter run of the same
@@ -150,7 +152,7 @@ def _train_in_worker(config_json: str, workdir: str) -> None:
 
 def ensure_backbones(
     runs: Mapping[str, tuple[TrainConfig, str | os.PathLike]], *, side_by_side: bool | None = None
-) -> dict[str, tuple[nnx.Module, dict]]:
+) -> dict[str, tuple[Autoencoder, dict]]:
     """:func:`ensure_backbone` for several runs, trained side by side where that is faster.
 
     Args:
@@ -166,7 +168,7 @@ def ensure_backbones(
 
 def _prefix_backbone(
     config: TrainConfig, workdir: Path, saved: TrainConfig
-) -> tuple[nnx.Module, dict]:
+) -> tuple[Autoencoder, dict]:
     """The checkpoint of a longer run of ``saved`` at the end of epoch ``config.epochs``."""
     step = config.epochs * steps_per_epoch(config, workdir)
     if not checkpoint.step_dir(workdir, step).is_dir():
@@ -178,7 +180,7 @@ def _prefix_backbone(
     logger.info("reading the end of epoch %d (step %d) of the run in %s", config.epochs, step,
                 workdir)  # fmt: skip
     model, _ = load_backbone(workdir, step)
-    summary = {"step": step, "total_steps": step, "completed": True}
+    summary: dict[str, Any] = {"step": step, "total_steps": step, "completed": True}
     summary.update(evaluate(model, config, input_shape=model.input_shape))
     return model, summary
 
@@ -189,12 +191,13 @@ def steps_per_epoch(config: TrainConfig, workdir: str | os.PathLike) -> int:
     The selected training examples over the global batch (``batch_size`` times
     the devices its latest checkpoint was written on).
     """
-    meta = checkpoint.read_meta(workdir, checkpoint.latest_step(workdir)) or {}
+    latest = checkpoint.latest_step(workdir)
+    meta = (checkpoint.read_meta(workdir, latest) if latest is not None else None) or {}
     num = len(load_training_images(config))
     return num // (config.batch_size * int(meta.get("devices") or 1))
 
 
-def initial_model(config: TrainConfig, input_shape: Sequence[int]) -> nnx.Module:
+def initial_model(config: TrainConfig, input_shape: Sequence[int]) -> Autoencoder:
     """The model exactly as training with ``config`` initialises it (before step 0)."""
     graphdef, state = create_train_state(config, input_shape, jax.random.key(config.seed))
     return nnx.merge(graphdef, state.params)

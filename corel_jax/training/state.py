@@ -100,7 +100,8 @@ def create_train_state(
     init_key, data_key = jax.random.split(key)
     seed = int(jax.random.randint(init_key, (), 0, 2**31 - 1))
     model = build_model(config, input_shape, rngs=nnx.Rngs(seed))
-    graphdef, params, batch_stats = nnx.split(model, nnx.Param, ...)
+    graphdef, params, *rest = nnx.split(model, nnx.Param, ...)
+    batch_stats = rest[0]  # every other variable (BatchNorm statistics, ...)
     state = TrainState(
         params=params,
         opt_state=make_optimizer(config).init(params),

@@ -387,7 +387,7 @@ def _train(
     step = int(start or 0)
     last_saved = start
     report = Progress(total, step, workdir, config.log_every, enabled=progress)
-    perm_epoch, perm = -1, None
+    perm_epoch, perm = -1, np.empty(0, np.int64)  # computed at the first step
     try:
         while step < total:
             end = _chunk_end(step, total, steps_per_epoch, config)

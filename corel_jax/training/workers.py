@@ -33,6 +33,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from corel_jax._files import RUN_LOG
 
@@ -190,7 +191,7 @@ def _stop(procs, *, grace: float = 5.0, save: float = 60.0) -> None:
 
 
 def train_side_by_side(
-    runs: Mapping[str, tuple[object, str | os.PathLike]],
+    runs: Mapping[str, tuple[Any, str | os.PathLike]],
     total_steps: Mapping[str, int],
     *,
     target: str,

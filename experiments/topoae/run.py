@@ -37,8 +37,7 @@ import numpy as np
 from flax import nnx
 
 from corel_jax.embedding_metrics import NEIGHBOURHOOD_SIZES, evaluate_embedding
-from corel_jax.training import checkpoint, objectives
-from corel_jax.training import train as T
+from corel_jax.training import checkpoint, objectives, train as T
 from corel_jax.training.config import TrainConfig
 from corel_jax.training.state import create_train_state
 from experiments.topoae import datasets, paper, report

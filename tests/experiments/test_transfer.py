@@ -14,8 +14,7 @@ import pytest
 from data_helpers import write_idx
 
 from corel_jax import commands, data, oneclass
-from corel_jax.training import backbone, runs
-from corel_jax.training import train as train_module
+from corel_jax.training import backbone, runs, train as train_module
 from corel_jax.training.config import TrainConfig
 from corel_jax.training.train import train_and_evaluate
 from experiments import collect_transfer, run

@@ -42,10 +42,11 @@ class TestConnectivityLoss:
         z = rng.normal(scale=0.6, size=(100, 160))
         ref_loss, ref_grad = reference_loss_and_grad(z, 2.0, k)
         z32 = jnp.asarray(z, jnp.float32)
-        value, grad = jax.value_and_grad(lambda z: L.connectivity_loss(z, num_branches=k))(z32)
+        loss = lambda z: L.connectivity_loss(z, num_branches=k, metric="l1")
+        value, grad = jax.value_and_grad(loss)(z32)
         np.testing.assert_allclose(value, ref_loss, rtol=1e-5)
         np.testing.assert_allclose(grad, ref_grad, atol=1e-6)
-        jitted = jax.jit(jax.value_and_grad(lambda z: L.connectivity_loss(z, num_branches=k)))
+        jitted = jax.jit(jax.value_and_grad(loss))
         v2, g2 = jitted(z32)
         np.testing.assert_allclose(v2, value, rtol=1e-6)
         np.testing.assert_allclose(g2, grad, atol=1e-7)
@@ -53,11 +54,24 @@ class TestConnectivityLoss:
     def test_paper_setting_is_sum_over_deaths_mean_over_branches(self, rng):
         # 16 branches of 10 dims, 100 points: the value is NOT divided by B.
         z = rng.normal(size=(100, 160)).astype(np.float32)
-        deaths = L.branch_deaths(z)
+        paper = dict(num_branches=16, metric="l1")
+        deaths = L.branch_deaths(z, **paper)
         assert deaths.shape == (16, 99)
         np.testing.assert_allclose(
-            L.connectivity_loss(z), np.mean(np.sum(np.abs(2.0 - np.asarray(deaths)), 1)), rtol=1e-6
+            L.connectivity_loss(z, **paper),
+            np.mean(np.sum(np.abs(2.0 - np.asarray(deaths)), 1)),
+            rtol=1e-6,
         )
+
+    def test_defaults_are_one_branch_and_the_euclidean_metric(self, rng):
+        # the whole code is one cloud, with the metric of rips_h0 and GUDHI: l2
+        z = rng.normal(size=(40, 12))
+        mst = minimum_spanning_tree(cdist(z, z, "euclidean")).tocoo()
+        expected = np.sum(np.abs(2.0 - mst.data))
+        z32 = z.astype(np.float32)
+        np.testing.assert_allclose(L.connectivity_loss(z32), expected, rtol=1e-5)
+        np.testing.assert_allclose(L.branch_deaths(z32)[0], np.sort(mst.data), rtol=1e-5)
+        assert L.branch_deaths(z32).shape == (1, 39)
 
     def test_eta_and_metric(self, rng):
         z = rng.normal(size=(30, 8)).astype(np.float32)
@@ -109,8 +123,8 @@ class TestBuildingBlocks:
 
     def test_branch_deaths_sorted_and_unsorted(self, rng):
         z = rng.normal(size=(40, 12)).astype(np.float32)
-        a = np.asarray(L.branch_deaths(z, num_branches=3))
-        b = np.asarray(L.branch_deaths(z, num_branches=3, sort=False))
+        a = np.asarray(L.branch_deaths(z, num_branches=3, metric="l1"))
+        b = np.asarray(L.branch_deaths(z, num_branches=3, metric="l1", sort=False))
         assert np.all(np.diff(a, axis=1) >= 0)
         np.testing.assert_allclose(np.sort(b, 1), a)
         for k in range(3):
@@ -127,9 +141,15 @@ class TestBuildingBlocks:
         np.testing.assert_array_equal(g, np.isfinite(padded).astype(float))
 
     def test_reconstruction_loss(self, rng):
-        x = rng.uniform(size=(5, 32, 32, 3)).astype(np.float32)
-        y = rng.uniform(size=(5, 32, 32, 3)).astype(np.float32)
-        expected = np.mean(np.abs(x - y).reshape(5, -1).sum(1))
-        np.testing.assert_allclose(L.reconstruction_loss(x, y), expected, rtol=1e-5)
+        targets = rng.uniform(size=(5, 32, 32, 3)).astype(np.float32)
+        predictions = rng.uniform(size=(5, 32, 32, 3)).astype(np.float32)
+        # summed over an example's values, averaged over the batch (the paper's)
+        expected = np.mean(np.abs(predictions - targets).reshape(5, -1).sum(1))
+        np.testing.assert_allclose(L.reconstruction_loss(predictions, targets), expected, rtol=1e-5)
+        # predictions first, as in optax: d/d predictions = sign(predictions - targets) / B
+        g = jax.grad(L.reconstruction_loss)(predictions, targets)
+        np.testing.assert_allclose(g, np.sign(predictions - targets) / 5, rtol=1e-6)
         with pytest.raises(ValueError, match="same shape"):
-            L.reconstruction_loss(x, y[:4])
+            L.reconstruction_loss(predictions, targets[:4])
+        with pytest.raises(ValueError, match="batch axis"):
+            L.reconstruction_loss(np.float32(1.0), np.float32(0.0))

@@ -161,7 +161,8 @@ class TestMaskAndTransformations:
         sizes = [1, 2, 9, 30]
         clouds = rng.normal(size=(4, 30, 3)).astype(np.float32)
         masks = np.arange(30)[None, :] < np.array(sizes)[:, None]
-        res = jax.jit(jax.vmap(lambda x, m: rips_h0(x, mask=m, algorithm="boruvka")))(clouds, masks)
+        boruvka = lambda x, m: rips_h0(x, metric="l1", mask=m, algorithm="boruvka")
+        res = jax.jit(jax.vmap(boruvka))(clouds, masks)
         for k, m in enumerate(sizes):
             c = clouds[k, :m]
             if m > 1:

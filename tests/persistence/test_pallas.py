@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import jax
+import jax.export  # older JAX releases do not import this submodule with jax
 import jax.numpy as jnp
 import jax.test_util
 import numpy as np

@@ -8,8 +8,7 @@ import jax.numpy as jnp
 import jax.test_util
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from references import needs
 from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import cdist
@@ -172,7 +171,7 @@ class TestDeaths:
         dist = cdist(x, x, "cityblock").astype(np.float32)
         res = rips_h0(dist, metric="precomputed")
         np.testing.assert_allclose(res.deaths, scipy_deaths(dist.astype(np.float64)), rtol=1e-6)
-        np.testing.assert_array_equal(res.edges, rips_h0(x.astype(np.float32)).edges)
+        np.testing.assert_array_equal(res.edges, rips_h0(x.astype(np.float32), metric="l1").edges)
 
     @pytest.mark.parametrize("algorithm", ALGORITHMS + ["boruvka", "pallas"])
     def test_precomputed_reads_the_upper_triangle_only(self, rng, algorithm):
@@ -358,7 +357,9 @@ class TestGradients:
         # -> d loss / d d_k = d_k.
         weights = {e: dist[e] for e in edges}
         expected = _l1_grad_reference(x, edges, weights)
-        g = jax.grad(lambda x: 0.5 * jnp.sum(rips_h0(x).deaths ** 2))(x.astype(np.float32))
+        g = jax.grad(lambda x: 0.5 * jnp.sum(rips_h0(x, metric="l1").deaths ** 2))(
+            x.astype(np.float32)
+        )
         np.testing.assert_allclose(g, expected, rtol=1e-5, atol=1e-5)
 
     # Every metric on one algorithm, every algorithm on one metric: the algorithm only
@@ -439,13 +440,14 @@ class TestGradients:
 class TestTransformations:
     def test_eager_jit_vmap_agree(self, rng):
         x = rng.normal(size=(16, 50, 10)).astype(np.float32)
-        eager = np.stack([np.asarray(rips_h0(c).deaths) for c in x])
-        jitted = np.stack([np.asarray(jax.jit(rips_h0)(c).deaths) for c in x])
-        vmapped = jax.jit(jax.vmap(rips_h0))(x).deaths
+        eager = np.stack([np.asarray(rips_h0(c, metric="l1").deaths) for c in x])
+        one = jax.jit(lambda c: rips_h0(c, metric="l1"))
+        jitted = np.stack([np.asarray(one(c).deaths) for c in x])
+        vmapped = jax.jit(jax.vmap(lambda c: rips_h0(c, metric="l1")))(x).deaths
         np.testing.assert_array_equal(eager, jitted)
         np.testing.assert_allclose(vmapped, eager, rtol=1e-6)
-        gv = jax.vmap(jax.grad(lambda c: jnp.sum(rips_h0(c).deaths)))(x)
-        g0 = jax.grad(lambda c: jnp.sum(rips_h0(c).deaths))(x[0])
+        gv = jax.vmap(jax.grad(lambda c: jnp.sum(rips_h0(c, metric="l1").deaths)))(x)
+        g0 = jax.grad(lambda c: jnp.sum(rips_h0(c, metric="l1").deaths))(x[0])
         np.testing.assert_allclose(gv[0], g0, rtol=1e-6)
 
     @pytest.mark.multidevice
@@ -453,17 +455,17 @@ class TestTransformations:
         if jax.device_count() < 8:
             pytest.skip("needs XLA_FLAGS=--xla_force_host_platform_device_count=8")
         x = rng.normal(size=(8, 40, 5)).astype(np.float32)
-        ref = np.stack([np.asarray(rips_h0(c).deaths) for c in x])
-        out = jax.pmap(lambda c: rips_h0(c).deaths)(x)
+        ref = np.stack([np.asarray(rips_h0(c, metric="l1").deaths) for c in x])
+        out = jax.pmap(lambda c: rips_h0(c, metric="l1").deaths)(x)
         np.testing.assert_allclose(out, ref, rtol=1e-6)
-        grads = jax.pmap(jax.grad(lambda c: jnp.sum(rips_h0(c).deaths)))(x)
+        grads = jax.pmap(jax.grad(lambda c: jnp.sum(rips_h0(c, metric="l1").deaths)))(x)
         np.testing.assert_allclose(
-            grads[3], jax.grad(lambda c: jnp.sum(rips_h0(c).deaths))(x[3]), rtol=1e-6
+            grads[3], jax.grad(lambda c: jnp.sum(rips_h0(c, metric="l1").deaths))(x[3]), rtol=1e-6
         )
         mesh = jax.sharding.Mesh(np.array(jax.devices()[:8]), ("d",))
         spec = jax.sharding.PartitionSpec("d")
         sm = jax.shard_map(
-            lambda c: jax.vmap(lambda y: rips_h0(y).deaths)(c),
+            lambda c: jax.vmap(lambda y: rips_h0(y, metric="l1").deaths)(c),
             mesh=mesh,
             in_specs=spec,
             out_specs=spec,
@@ -499,7 +501,7 @@ class TestTransformations:
         assert res.deaths.dtype == jnp.float32
         np.testing.assert_array_equal(res.deaths, scipy_deaths(cdist(ints, ints, "cityblock")))
         with jax.enable_x64(True):
-            r = rips_h0(jnp.asarray(x, jnp.float64))
+            r = rips_h0(jnp.asarray(x, jnp.float64), metric="l1")
             assert r.deaths.dtype == jnp.float64
             np.testing.assert_allclose(r.deaths, scipy_deaths(cdist(x, x, "cityblock")), rtol=1e-12)
 

@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 from train_helpers import CONFIG, TOL
 
-from corel_jax import data
-from corel_jax import loss as L
+from corel_jax import data, loss as L
 from corel_jax.models import DeepAutoencoder, SpheresAutoencoder
 from corel_jax.training.backbone import (
     death_summary,
@@ -69,7 +68,7 @@ def test_held_out_statistics_are_the_losses_of_each_batch(reference):
         np.testing.assert_allclose(
             stats["conn"][i], L.connectivity_loss(z, eta=2.0, num_branches=8, metric="l1"), **TOL
         )
-        np.testing.assert_allclose(stats["rec"][i], L.reconstruction_loss(x, x_hat), **TOL)
+        np.testing.assert_allclose(stats["rec"][i], L.reconstruction_loss(x_hat, x), **TOL)
     assert held_out_statistics(model, images, config, max_batches=2)["deaths"].shape[0] == 2
     assert held_out_statistics(model, images[:99], config)["deaths"].shape == (0, 8, 99)
 

@@ -16,8 +16,7 @@ import pytest
 
 from corel_jax import data
 from corel_jax.persistence import _native
-from corel_jax.training import parallel
-from corel_jax.training import train as T
+from corel_jax.training import parallel, train as T
 from corel_jax.training.config import TrainConfig
 from corel_jax.training.objectives import make_loss_fn, prepare_inputs
 from corel_jax.training.state import create_train_state, make_optimizer

@@ -16,8 +16,7 @@ import pytest
 from train_helpers import assert_same_params, checkpoint_steps, params_of
 
 from corel_jax import commands, data
-from corel_jax.training import checkpoint, workdir
-from corel_jax.training import train as T
+from corel_jax.training import checkpoint, train as T, workdir
 from corel_jax.training.config import TrainConfig
 from corel_jax.training.train import NonFiniteError, train_and_evaluate
 

@@ -15,8 +15,7 @@ from flax import nnx
 from multihost_config import CONFIG, NUM_IMAGES
 
 from corel_jax import data
-from corel_jax.training import parallel
-from corel_jax.training import train as T
+from corel_jax.training import parallel, train as T
 from corel_jax.training.backbone import load_backbone
 from corel_jax.training.state import create_train_state
 

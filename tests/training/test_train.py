@@ -28,10 +28,8 @@ from train_helpers import (
     reproducible,
 )
 
-from corel_jax import commands, data
-from corel_jax import loss as L
-from corel_jax.training import checkpoint, parallel
-from corel_jax.training import train as T
+from corel_jax import commands, data, loss as L
+from corel_jax.training import checkpoint, parallel, train as T
 from corel_jax.training.backbone import encode, load_backbone
 from corel_jax.training.config import TrainConfig
 from corel_jax.training.objectives import make_loss_fn

@@ -15,10 +15,8 @@ import pytest
 from flax import nnx
 from train_helpers import assert_same_params
 
-from corel_jax import commands, data
-from corel_jax import loss as L
-from corel_jax.training import checkpoint, objectives
-from corel_jax.training import train as T
+from corel_jax import commands, data, loss as L
+from corel_jax.training import checkpoint, objectives, train as T
 from corel_jax.training.config import TrainConfig
 from corel_jax.training.objectives import make_loss_fn
 from corel_jax.training.state import create_train_state, make_optimizer, train_step

@@ -15,32 +15,104 @@ clouds, forward and backward, without gathering them.
 
 from __future__ import annotations
 
+import importlib
+import json
+import logging
+import re
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from corel_jax.persistence._partition import batch_partitioned
 
-__all__ = ["AVAILABLE", "KIND_CODES", "connectivity", "prim_mst"]
+__all__ = ["AVAILABLE", "KIND_CODES", "STATUS", "connectivity", "prim_mst"]
+
+logger = logging.getLogger(__name__)
 
 _PRIM = "corel_jax_prim_mst"
 _LOSS = "corel_jax_connectivity"
 KIND_CODES = {"l1": 0, "l2": 1, "sqeuclidean": 2, "linf": 3, "minkowski": 4, "precomputed": 5}
+_REINSTALL = (
+    "pip install --force-reinstall --no-deps --no-build-isolation --no-binary corel-jax corel-jax"
+)
 
-try:
-    from corel_jax.persistence._native import _prim_cpu  # type: ignore[attr-defined]
-except ImportError:  # not built (e.g. running from a source tree)
-    _prim_cpu = None
 
+def _build_record() -> dict | None:
+    """What ``setup.py`` wrote about the build (``_build.json``), or None without one."""
+    try:
+        return json.loads((Path(__file__).parent / "_build.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _jaxlib_version() -> str:
+    import jaxlib.version
+
+    return jaxlib.version.__version__
+
+
+def _runtime_ffi_api() -> tuple[int, int] | None:
+    """The XLA FFI API version of the installed jaxlib, from the headers it ships."""
+    import jaxlib
+
+    header = Path(jaxlib.__file__).parent / "include" / "xla" / "ffi" / "api" / "c_api.h"
+    try:
+        text = header.read_text()
+    except OSError:
+        return None
+    found = [re.search(rf"#define XLA_FFI_API_{k}\s+(\d+)", text) for k in ("MAJOR", "MINOR")]
+    major, minor = (int(m.group(1)) if m else None for m in found)
+    return (major, minor) if major is not None and minor is not None else None
+
+
+def _load():
+    """``(the compiled module or None, a sentence on the kernel's state, whether to warn)``."""
+    record = _build_record()
+    if record is not None and not record.get("built"):  # (a module left by an older build is stale)
+        return (
+            None,
+            f"it failed to build when corel-jax was installed ({record.get('error')})",
+            True,
+        )
+    try:
+        _prim_cpu = importlib.import_module(f"{__name__}._prim_cpu")
+    except ImportError as err:
+        if record is None:  # e.g. a source checkout: python setup.py build_ext --inplace
+            return None, "it is not built (no compiled module next to the sources)", False
+        return None, f"it was built but cannot be loaded ({err})", True
+    built = tuple(record["ffi_api"]) if record and record.get("ffi_api") else None
+    runtime = _runtime_ffi_api()
+    # A handler of FFI API (a, b) runs on a jaxlib of API (a, c) with c >= b; registering
+    # one that is newer than the jaxlib fails when the CPU backend starts, for all of JAX.
+    if built and runtime and (built[0] != runtime[0] or built[1] > runtime[1]):
+        why = (
+            f"it was built against jaxlib {record['jaxlib']} (XLA FFI API "
+            f"{built[0]}.{built[1]}), which the installed jaxlib {_jaxlib_version()} "
+            f"(API {runtime[0]}.{runtime[1]}) cannot load; rebuild it with {_REINSTALL}"
+        )
+        return None, why, True
+    against = f" against jaxlib {record['jaxlib']}" if record and record.get("jaxlib") else ""
+    return _prim_cpu, f"built{against}", False
+
+
+_prim_cpu, STATUS, _warn = _load()
 AVAILABLE: bool = _prim_cpu is not None
 if AVAILABLE:
     jax.ffi.register_ffi_target(_PRIM, _prim_cpu.prim_mst, platform="cpu")
     jax.ffi.register_ffi_target(_LOSS, _prim_cpu.connectivity, platform="cpu")
+elif _warn:
+    logger.warning(
+        "corel_jax's C++ CPU kernel is not used: %s. rips_h0 and connectivity_loss use their "
+        "XLA paths on CPUs (same results, slower).",
+        STATUS,
+    )
 
 
 def _check_available() -> None:
     if not AVAILABLE:
-        raise RuntimeError("corel_jax's native CPU kernel is not built; reinstall with pip.")
+        raise RuntimeError(f"corel_jax's native CPU kernel is not available: {STATUS}.")
 
 
 def _vary_like(out: jax.Array, *inputs: jax.Array) -> jax.Array:

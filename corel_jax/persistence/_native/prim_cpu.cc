@@ -6,8 +6,8 @@
 // never replaces a vertex's parent), so all back ends return the same tree.
 // Rows of distances are computed on the fly from a compacted (d, cap) copy of
 // the points (O(n d) memory) in contiguous passes that the compiler
-// vectorises (clones for AVX-512, AVX2 and baseline x86-64 are chosen at load
-// time). A batch of clouds (vmap, or the branches of the loss) is spread over
+// vectorises (on x86-64 Linux, clones for AVX-512, AVX2 and baseline x86-64
+// are chosen at load time). A batch of clouds (vmap, or the branches of the loss) is spread over
 // XLA's intra-op thread pool.
 //
 // corel_jax_prim_mst
@@ -405,7 +405,15 @@ int64_t Workers(ffi::ThreadPool& pool, int64_t tasks, int64_t work) {
   return std::max<int64_t>(1, std::min<int64_t>(tasks, pool.num_threads()));
 }
 
+// x86-64 with ifunc support (GCC or Clang on ELF, i.e. Linux): one clone per
+// instruction set, chosen at load time. Elsewhere (ARM, macOS, Windows) the
+// compiler's baseline for the target; setup.py adds no x86 flags there either.
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__ELF__) && \
+    (defined(__GNUC__) || defined(__clang__))
 #define COREL_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define COREL_CLONES
+#endif
 
 template <typename T>
 void PrimCloud(const T* x, const bool* m, int32_t* out, int64_t b, int64_t n, int64_t d,
