@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         else "--offline"
     )
     if config.data is None:  # own images are read (and checked) when training starts
-        data.prepare(config.dataset, data_dir=config.data_dir, download=download,
+        data.prepare(config.catalog_dataset(), data_dir=config.data_dir, download=download,
                      no_download=no_download)  # fmt: skip
     import jax
 

@@ -135,7 +135,9 @@ def describe_shape(shape: Sequence[int]) -> str:
     return f"{h}x{w} " + ({1: "grayscale", 3: "RGB"}[c]) if c in (1, 3) else f"{h}x{w}x{c}"
 
 
-def as_image_size(image_size: int | Sequence[int] | None, name: str = "image_size"):
+def as_image_size(
+    image_size: int | Sequence[int] | None, name: str = "image_size"
+) -> tuple[int, int] | None:
     """``image_size`` as ``(H, W)``: one int is a square; None stays None.
 
     Raises:
@@ -226,21 +228,21 @@ def load_images(
     """
     from corel_jax.data import folder
 
-    image_size = as_image_size(image_size)
+    size = as_image_size(image_size)
     if color is not None and color not in COLORS:
         raise ValueError(f"color must be None or one of {COLORS}; got {color!r}.")
     path = Path(path).expanduser()
     if not path.exists():
         raise ValueError(f"{path} does not exist.")
     if path.is_file() and path.suffix.lower() in ARRAY_EXTENSIONS:
-        return _from_array_file(path, image_size, color)
+        return _from_array_file(path, size, color)
     if path.is_file() and path.suffix.lower() not in folder.IMAGE_EXTENSIONS:
         raise ValueError(
             f"{path} is neither a folder, an image file ({', '.join(folder.IMAGE_EXTENSIONS)}) "
             "nor an .npz / .npy array file."
         )
     images, labels, class_names, names = folder.read_folder(
-        path, image_size=image_size, color=color, cache_dir=cache_dir
+        path, image_size=size, color=color, cache_dir=cache_dir
     )
     return ImageSet(images, labels, class_names, names, str(path))
 

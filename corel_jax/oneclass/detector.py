@@ -49,10 +49,10 @@ import os
 from typing import Any
 
 import numpy as np
-from flax import nnx
 
 from corel_jax._checks import check_positive, check_positive_int, is_number
 from corel_jax.data.images import ImageSet, describe_shape, load_images, to_uint8_images
+from corel_jax.models import Autoencoder
 from corel_jax.oneclass.names import DETECTOR_METHODS
 from corel_jax.oneclass.scoring import Scorer, ball_count_scorer, kde_scorer
 from corel_jax.training.backbone import encode, load_backbone
@@ -95,7 +95,7 @@ class CORELDetector:
 
     def __init__(
         self,
-        model: nnx.Module,
+        model: Autoencoder,
         *,
         config: TrainConfig | None = None,
         method: str = "corel",
@@ -243,7 +243,7 @@ class CORELDetector:
         config = self.config
         radius = self.radius if self.radius is not None else (config.eta if config else 2.0)
         k = self.num_branches or (config.num_branches if config else None)
-        k = k or getattr(self.model, "num_branches", 1)
+        k = k or int(getattr(self.model, "num_branches", 1))
         latent = int(self.model.latent_dim)
         if latent % check_positive_int(k, "num_branches"):
             raise ValueError(f"num_branches={k} does not divide the code width {latent}.")

@@ -85,10 +85,10 @@ def scores_csv(images: ImageSet, scores: np.ndarray, novel: np.ndarray) -> str:
                          f"{scores.shape} and {novel.shape}.")  # fmt: skip
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    labelled = images.labels is not None
-    w.writerow(["image", *(["class"] if labelled else []), "score", "novel"])
+    labels = images.labels
+    w.writerow(["image", *(["class"] if labels is not None else []), "score", "novel"])
     for i, name in enumerate(images.names):
-        cls = [images.class_names[images.labels[i]]] if labelled else []
+        cls = [images.class_names[labels[i]]] if labels is not None else []
         w.writerow([name, *cls, _score_text(scores[i]), int(novel[i])])
     return out.getvalue()
 

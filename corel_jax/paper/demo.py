@@ -152,9 +152,10 @@ def run_demo(
     """
     start = time.time()
     cfg = configs["corel"]
-    root = check_directory(workdir, "workdir") / cfg.dataset
-    train = data.load(cfg.dataset, "train", data_dir=cfg.data_dir)
-    test = data.load(cfg.dataset, "test", data_dir=cfg.data_dir).take(max_test_examples)
+    dataset = cfg.catalog_dataset()
+    root = check_directory(workdir, "workdir") / dataset
+    train = data.load(dataset, "train", data_dir=cfg.data_dir)
+    test = data.load(dataset, "test", data_dir=cfg.data_dir).take(max_test_examples)
     _check_inliers(train, test, n)
     for name, config in configs.items():
         check_backbone_dir(config, root / name)
@@ -214,4 +215,4 @@ def run_demo(
             result, root / "oneclass", published=pub, title=title, note=note, extra=extra
         )
     )
-    return DemoResult(cfg.dataset, result, note, pub, paths, time.time() - start)
+    return DemoResult(dataset, result, note, pub, paths, time.time() - start)

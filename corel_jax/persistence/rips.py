@@ -420,13 +420,14 @@ def rips_h0(
 
     x = lax.stop_gradient(points)
     # Non-finite real points: documented NaN output under jit.
-    finite = jnp.all(jnp.isfinite(x) | ~real[:, None]) if kind != "precomputed" else None
     if kind == "precomputed":
         # Every algorithm reads the upper triangle only (the diagonal is never an edge).
         iota = jnp.arange(n)
         x = jnp.where(iota[:, None] < iota[None, :], x, x.T)
         pairs = real[:, None] & real[None, :] & (iota[:, None] != iota[None, :])
         finite = jnp.all(jnp.isfinite(x) | ~pairs)
+    else:
+        finite = jnp.all(jnp.isfinite(x) | ~real[:, None])
     x = jnp.where(jnp.isfinite(x), x, 0.0)
 
     edges, valid = _mst_edges(x, real, kind, p, algorithm)
@@ -435,7 +436,7 @@ def rips_h0(
     else:
         lengths = _edge_lengths(points, edges, valid & finite, kind, p)
 
-    deaths = lengths if finite is None else jnp.where(finite, lengths, jnp.nan)
+    deaths = jnp.where(finite, lengths, jnp.nan)
     if not sort:
         return PersistenceH0(deaths=deaths, edges=edges, valid=valid)
     # Ascending order; a stable sort keeps ties (and the +inf padding) in

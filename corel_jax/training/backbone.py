@@ -82,7 +82,7 @@ def load_backbone(
         from corel_jax import data
 
         config = TrainConfig.from_json((workdir / "config.json").read_text())
-        split = data.load(config.dataset, "test", data_dir=config.data_dir)
+        split = data.load(config.catalog_dataset(), "test", data_dir=config.data_dir)
         input_shape = split.images.shape[1:]
     # Shapes only (no initialisation: on a CPU, compiling the random initialisers of the
     # paper's model takes ~10 s); every value comes from the checkpoint.
@@ -229,7 +229,7 @@ def evaluate(
         return {}
 
     try:
-        split = data.load(config.dataset, "test", data_dir=config.data_dir)
+        split = data.load(config.catalog_dataset(), "test", data_dir=config.data_dir)
         test = split.select(config.classes).images  # held out from the training distribution
     except data.DatasetNotAvailableError:
         return {}

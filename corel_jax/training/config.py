@@ -168,6 +168,19 @@ class TrainConfig:
         fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
         return cls(**fields)
 
+    def catalog_dataset(self) -> str:
+        """``dataset``, for a run on a catalog dataset.
+
+        Raises:
+          ValueError: the run trains on its own images (``data``), which have no
+            catalog entry (no held-out split, no published numbers).
+        """
+        if self.dataset is None:
+            raise ValueError(
+                f"this run trains on its own images ({self.data}), not a catalog dataset."
+            )
+        return self.dataset
+
     def to_json(self) -> str:
         """The config as indented JSON text."""
         return json.dumps(self.to_dict(), indent=2) + "\n"
@@ -287,7 +300,7 @@ def _validate_classes(c: TrainConfig, need) -> None:
     labels of ``data`` (its class subfolders in sorted order) are checked when it is read."""
     if c.classes is None:
         return
-    names = CATALOG[c.dataset].class_names if c.data is None else None
+    names = CATALOG[c.catalog_dataset()].class_names if c.data is None else None
     top = len(names) if names is not None else None
     source = c.dataset if c.data is None else "data"
     what = f"None or a non-empty tuple of distinct {source} labels (ints in [0, {top or 'N'}))"

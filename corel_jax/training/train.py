@@ -249,10 +249,10 @@ def load_training_images(config: TrainConfig) -> np.ndarray:
     from corel_jax import data
 
     if config.data is not None:
-        found = data.load_images(config.data, image_size=config.image_size, color=config.color)
-    else:
-        found = data.load(config.dataset, "train", data_dir=config.data_dir)
-    return found.select(config.classes).images[: config.max_examples]
+        own = data.load_images(config.data, image_size=config.image_size, color=config.color)
+        return own.select(config.classes).images[: config.max_examples]
+    split = data.load(config.catalog_dataset(), "train", data_dir=config.data_dir)
+    return split.select(config.classes).images[: config.max_examples]
 
 
 def _training_images(config: TrainConfig, images: np.ndarray | None) -> np.ndarray:
@@ -464,7 +464,9 @@ def train_and_evaluate(
     )
     # The held-out death times are COREL's statistics of its own models on images (own images
     # have no held-out split).
-    images_data = config.data is None and CATALOG[config.dataset].sources != ("generated",)
+    images_data = config.data is None and CATALOG[config.catalog_dataset()].sources != (
+        "generated",
+    )
     if summary["completed"] and images_data and not is_topoae(config.model):
         model = nnx.merge(state.graphdef, state.params, state.batch_stats)
         summary.update(evaluate(model, config, input_shape=model.input_shape))

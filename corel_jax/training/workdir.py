@@ -86,6 +86,7 @@ def lock(workdir: str | os.PathLike) -> Iterator[None]:
       ValueError: another process holds it.
     """
     fd = _acquire(Path(workdir), create=True)
+    assert fd is not None  # create=True: acquired or raised
     try:
         yield
     finally:

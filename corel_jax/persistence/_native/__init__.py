@@ -194,4 +194,5 @@ def connectivity(
 
     eta = jnp.broadcast_to(eta, z.shape[:-2]).astype(z.dtype)
     outs = batch_partitioned(kernel, in_ranks=(2, 0), out_ranks=(0, 0, 2))(z, eta)
-    return tuple(_vary_like(a, z) for a in outs)
+    loss, deta, grad = (_vary_like(a, z) for a in outs)
+    return loss, deta, grad
