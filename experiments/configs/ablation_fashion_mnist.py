@@ -1,0 +1,39 @@
+"""The lambda x branch-layout ablation on Fashion-MNIST, beside the authors' CIFAR table.
+
+The paper's ablation (backbone on CIFAR-100, one-class on CIFAR-10, n = 120,
+radius 2; :data:`corel_jax.paper.published.ABLATION_TABLE`) measured on the
+data that is offline here, as a transfer like the paper's: the branch
+autoencoder is trained for 10 epochs on the 30,000 train images of
+Fashion-MNIST's classes 0-4 (group A of ``transfer.py``), then the one-class
+protocol (n = 120, 5 draws, radius = eta = 2) runs on all ten classes; each
+row gives the mean over all ten, over the five seen and the five unseen ones.
+One backbone per cell: lambda in {0, 1, 10, 20, 40} x layouts (branches x
+dims) {1 x 160, 8 x 10, 16 x 10, 32 x 10, 16 x 20}. Only COREL's ball-count
+score is evaluated (the ablation's question); ``docs/ablation.md`` has the
+table, the heat-map and the command.
+
+Run (one command per layout; each resumes where it stopped, all write their
+rows to the same ``WORKDIR/results.json``):
+  for layout in 16:10 1:160 32:10 8:10 16:20; do
+    python -m experiments.run experiments/configs/ablation_fashion_mnist.py --one-at-a-time \
+      --set num_branches=${layout%:*} --set branch_dim=${layout#*:} --sweep lam=0,1,10,20,40 \
+      --workdir runs/ablation_fashion_mnist
+  done
+Table and heat-map: python -m experiments.collect_ablation runs/ablation_fashion_mnist
+"""
+
+from experiments.configs.transfer import GROUP_A, transfer_config
+
+# The layouts of the paper's ablation, (branches, dims per branch), in its column order.
+LAYOUTS: tuple[tuple[int, int], ...] = ((1, 160), (8, 10), (16, 10), (32, 10), (16, 20))
+LAMBDAS: tuple[float, ...] = (0.0, 1.0, 10.0, 20.0, 40.0)
+
+
+def get_config(variant: str = "") -> dict:
+    config = transfer_config("ablation_fashion_mnist", "A", GROUP_A, variant=variant)
+    config["doc"] = "Lambda x layout ablation, Fashion-MNIST transfer A -> all."
+    # The default checkpoint period (1000 steps, ~3 of the 10 epochs): the ablation reads
+    # the 10-epoch backbones only.
+    config["train"].update(checkpoint_every=1000, keep_checkpoints=2)
+    config["eval"]["methods"] = ["corel"]
+    return config
