@@ -15,7 +15,10 @@ from corel_jax.loss.branches import check_codes
 from corel_jax.persistence import Metric, parse_metric
 from corel_jax.persistence._distances import as_float, check_finite_eagerly
 
-__all__ = ["connectivity_loss", "total_persistence"]
+__all__ = ["REDUCTIONS", "connectivity_loss", "total_persistence"]
+
+# How the branch losses combine: "mean" (the authors' code), "sum" (the paper's figure caption).
+REDUCTIONS: tuple[str, ...] = ("mean", "sum")
 
 
 def connectivity_loss(
@@ -24,12 +27,16 @@ def connectivity_loss(
     eta: float = 2.0,
     num_branches: int = 16,
     metric: Metric = "l1",
+    reduction: str = "mean",
 ) -> jax.Array:
     r"""The paper's connectivity loss of a batch of latent codes.
 
     The code ``z`` is split into ``K = num_branches`` branches; for each branch
     ``S_k`` (``B`` points) the loss sums the deviation of its ``B - 1`` death
-    times from the scale ``eta``, and the branch losses are averaged:
+    times from the scale ``eta``, and the branch losses are averaged (the
+    authors' code; ``reduction="sum"`` sums them, as the paper's figure
+    caption says, which is the mean times ``K``: lambda with ``"sum"`` weighs
+    the loss as ``K * lambda`` with ``"mean"``):
 
     .. math::
       L_\eta(z) = \frac{1}{K} \sum_{k=1}^{K} \sum_{d \in \dagger(S_k)} |\eta - d|
@@ -50,13 +57,15 @@ def connectivity_loss(
       num_branches: ``K`` (paper: 16 branches of 10 dims); 1 for the
         single-branch variant.
       metric: the latent metric (paper: "l1").
+      reduction: how the branch losses combine: ``"mean"`` (the authors'
+        code, the default) or ``"sum"`` (the paper's figure caption).
 
     Returns:
       A scalar.
 
     Raises:
       ValueError: ``z`` not of shape ``(B, D)`` with ``B >= 2``, ``D`` not
-        divisible by ``num_branches``, ``eta <= 0``, an unknown or
+        divisible by ``num_branches``, ``eta <= 0``, an unknown ``reduction``, an unknown or
         "precomputed" metric, or (eagerly) a non-finite code. Under ``jit`` a
         branch with a non-finite code gives a NaN loss.
 
@@ -72,6 +81,8 @@ def connectivity_loss(
     """
     if not isinstance(eta, jax.core.Tracer) and not float(eta) > 0:
         raise ValueError(f"eta must be > 0; got {eta!r}.")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}.")
     kind, _ = parse_metric(metric)
     if kind == "precomputed":
         raise ValueError("connectivity_loss needs a real metric, not 'precomputed'.")
@@ -81,7 +92,8 @@ def connectivity_loss(
 
     # One kernel call for the loss and its gradient where a kernel runs.
     eta = jnp.asarray(eta, z.dtype)
-    return _fused.connectivity(z, eta, num_branches=num_branches, metric=metric)
+    loss = _fused.connectivity(z, eta, num_branches=num_branches, metric=metric)
+    return loss * num_branches if reduction == "sum" else loss
 
 
 def total_persistence(deaths: jax.typing.ArrayLike, *, p: float = 1.0) -> jax.Array:

@@ -91,7 +91,11 @@ def reconstruction(x: jax.Array, x_hat: jax.Array, model: str) -> jax.Array:
 def _topo_term(config: TrainConfig, model: nnx.Module, x, z, x_scale) -> jax.Array:
     if config.topo == "corel":
         return losses.connectivity_loss(
-            z, eta=config.eta, num_branches=config.num_branches, metric=config.metric
+            z,
+            eta=config.eta,
+            num_branches=config.num_branches,
+            metric=config.metric,
+            reduction=config.reduction,
         )
     scale = getattr(model, "latent_scale", None)
     z_scale = None if scale is None else scale[...]
