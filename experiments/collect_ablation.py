@@ -43,7 +43,8 @@ def measured_cells(
 
     A cell holds the row's ``mean``, ``unseen`` and ``seen`` means of COREL's ball count,
     the per-class means and standard deviations over the draws, the class names, the
-    training and evaluation seconds and the held-out mean ``|d - eta|``.
+    training and evaluation seconds, and on held-out images the mean death time, the mean
+    ``|d - eta|`` and the reconstruction error.
     """
     cells = {}
     for path in sorted(Path(workdir).glob(f"*/oneclass_*_n{n}_e*/results.json")):
@@ -53,6 +54,7 @@ def measured_cells(
             continue
         key = (float(config["lam"]), (int(config["num_branches"]), int(config["branch_dim"])))
         method = saved["methods"][METHOD]
+        summary_of = saved.get("train_summary", {})
         cells[key] = {
             "lam": key[0], "num_branches": key[1][0], "branch_dim": key[1][1], "n": n,
             "epochs": row["epochs"], "mean": row["means"][METHOD],
@@ -61,6 +63,8 @@ def measured_cells(
             "class_names": saved["class_names"], "seen_classes": saved["seen_classes"],
             "train_seconds": row["train_seconds"], "eval_seconds": row["eval_seconds"],
             "test_death_mean_abs_dev_from_eta": row.get("test_death_mean_abs_dev_from_eta"),
+            "test_death_mean": summary_of.get("test_death_mean"),
+            "test_rec": summary_of.get("test_rec"),
             "source": str(path),
         }  # fmt: skip
     return cells
@@ -159,12 +163,12 @@ def cells_csv(cells: dict) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["lam", "num_branches", "branch_dim", "cifar_published", "fmnist_mean",
                 "fmnist_unseen", "fmnist_seen", "train_seconds", "eval_seconds",
-                "test_death_mean_abs_dev_from_eta"])  # fmt: skip
+                "test_death_mean", "test_death_mean_abs_dev_from_eta", "test_rec"])  # fmt: skip
     for lam in ABLATION_LAMBDAS:
         for lay in ABLATION_LAYOUTS:
             c = cells.get((lam, lay))
-            fields = ("mean", "unseen", "seen", "train_seconds", "eval_seconds",
-                      "test_death_mean_abs_dev_from_eta")  # fmt: skip
+            fields = ("mean", "unseen", "seen", "train_seconds", "eval_seconds", "test_death_mean",
+                      "test_death_mean_abs_dev_from_eta", "test_rec")  # fmt: skip
             measured = [NOT_MEASURED] * len(fields) if c is None else [
                 "" if c[f] is None else f"{c[f]:.6f}" for f in fields
             ]  # fmt: skip

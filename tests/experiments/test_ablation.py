@@ -30,6 +30,7 @@ def write_cell(workdir: Path, lam, layout, mean, unseen, seen) -> None:
         "row": row, "class_names": [str(i) for i in range(10)], "seen_classes": [0, 1, 2, 3, 4],
         "train_config": {"lam": lam, "num_branches": k, "branch_dim": d},
         "methods": {"corel": {"per_class_mean": [mean] * 10, "per_class_std": [0.0] * 10}},
+        "train_summary": {"test_death_mean": 2.1, "test_rec": 30.0},
     }  # fmt: skip
     (out / "results.json").write_text(json.dumps(saved))
 
@@ -85,6 +86,7 @@ def test_csv_has_every_cell_and_the_summary_its_statistics(workdir):
     by_cell = {(r["lam"], r["num_branches"], r["branch_dim"]): r for r in rows}
     assert by_cell["1", "16", "10"]["fmnist_mean"] == "0.930000"
     assert by_cell["1", "16", "10"]["cifar_published"] == "0.709"
+    assert by_cell["1", "16", "10"]["test_rec"] == "30.000000"
     assert by_cell["40", "32", "10"]["fmnist_mean"] == "not measured"
 
     s = collect_ablation.summary(cells)
