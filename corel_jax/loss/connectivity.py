@@ -7,6 +7,8 @@ References:
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import jax
 import jax.numpy as jnp
 
@@ -15,7 +17,11 @@ from corel_jax.loss.branches import check_codes
 from corel_jax.persistence import Metric, parse_metric
 from corel_jax.persistence._distances import as_float, check_finite_eagerly
 
-__all__ = ["connectivity_loss", "total_persistence"]
+__all__ = ["REDUCTIONS", "Reduction", "connectivity_loss", "total_persistence"]
+
+# How the branch losses combine: "mean" (the authors' code), "sum" (the paper's figure caption).
+Reduction = Literal["mean", "sum"]
+REDUCTIONS: tuple[str, ...] = get_args(Reduction)
 
 
 def connectivity_loss(
@@ -24,12 +30,16 @@ def connectivity_loss(
     eta: float = 2.0,
     num_branches: int = 1,
     metric: Metric = "l2",
+    reduction: Reduction = "mean",
 ) -> jax.Array:
     r"""The paper's connectivity loss of a batch of latent codes.
 
     The code ``z`` is split into ``K = num_branches`` branches; for each branch
     ``S_k`` (``B`` points) the loss sums the deviation of its ``B - 1`` death
-    times from the scale ``eta``, and the branch losses are averaged:
+    times from the scale ``eta``, and the branch losses are averaged (the
+    authors' code; ``reduction="sum"`` sums them, as the paper's figure
+    caption says, which is the mean times ``K``: lambda with ``"sum"`` weighs
+    the loss as ``K * lambda`` with ``"mean"``):
 
     .. math::
       L_\eta(z) = \frac{1}{K} \sum_{k=1}^{K} \sum_{d \in \dagger(S_k)} |\eta - d|
@@ -53,13 +63,16 @@ def connectivity_loss(
       metric: the latent metric: "l2" (default, as everywhere in
         :mod:`corel_jax.persistence`) or the paper's "l1" (TrainConfig's
         default), or any other of :data:`corel_jax.persistence.Metric`.
+      reduction: how the branch losses combine: ``"mean"`` (the authors'
+        code, the default) or ``"sum"`` (the paper's figure caption);
+        ``"sum"`` at ``lam`` equals ``"mean"`` at ``K * lam``.
 
     Returns:
       A scalar.
 
     Raises:
       ValueError: ``z`` not of shape ``(B, D)`` with ``B >= 2``, ``D`` not
-        divisible by ``num_branches``, ``eta <= 0``, an unknown or
+        divisible by ``num_branches``, ``eta <= 0``, an unknown ``reduction``, an unknown or
         "precomputed" metric, or (eagerly) a non-finite code. Under ``jit`` a
         branch with a non-finite code gives a NaN loss.
 
@@ -77,6 +90,8 @@ def connectivity_loss(
     """
     if not isinstance(eta, jax.core.Tracer) and not float(eta) > 0:
         raise ValueError(f"eta must be > 0; got {eta!r}.")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}.")
     kind, _ = parse_metric(metric)
     if kind == "precomputed":
         raise ValueError("connectivity_loss needs a real metric, not 'precomputed'.")
@@ -85,9 +100,9 @@ def connectivity_loss(
     check_finite_eagerly(z, None)
 
     # One kernel call for the loss and its gradient where a kernel runs.
-    return _fused.connectivity(
-        z, jnp.asarray(eta, z.dtype), num_branches=num_branches, metric=metric
-    )
+    eta = jnp.asarray(eta, z.dtype)
+    loss = _fused.connectivity(z, eta, num_branches=num_branches, metric=metric)
+    return loss * num_branches if reduction == "sum" else loss
 
 
 def total_persistence(deaths: jax.typing.ArrayLike, *, p: float = 1.0) -> jax.Array:

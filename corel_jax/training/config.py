@@ -116,6 +116,11 @@ class TrainConfig:
     metric: str | tuple[str, float] = _field(
         "l1", "Latent metric of the persistence: l1, l2, linf, ... or minkowski:P."
     )
+    reduction: str = _field(
+        "mean",
+        "How the connectivity loss combines its branch losses: mean (the authors' code) or sum "
+        "(the paper's figure caption); sum at lambda equals mean at num_branches x lambda.",
+    )
     # Optimisation.
     batch_size: int = _field(100, "Batch size PER DEVICE (the loss is defined per batch).")
     learning_rate: float = _field(1e-3, "Adam learning rate (constant).", flags=("--lr",))
@@ -223,6 +228,7 @@ class TrainConfig:
 
 def _validate(c: TrainConfig) -> None:
     """Raises ValueError naming the first field of the wrong type or range."""
+    from corel_jax.loss.connectivity import REDUCTIONS
     from corel_jax.models import MODELS
     from corel_jax.persistence import parse_metric
 
@@ -249,6 +255,7 @@ def _validate(c: TrainConfig) -> None:
     need(is_number(c.lam) and math.isfinite(c.lam) and c.lam >= 0, "lam", "a finite number >= 0")
     need(c.lam_scale in LAM_SCALES, "lam_scale", f"one of {LAM_SCALES}")
     need(c.topo in TOPO_TERMS, "topo", f"one of {TOPO_TERMS}")
+    need(c.reduction in REDUCTIONS, "reduction", f"one of {REDUCTIONS}")
     need(
         is_number(c.weight_decay) and math.isfinite(c.weight_decay) and c.weight_decay >= 0,
         "weight_decay",

@@ -49,6 +49,7 @@ from corel_jax.models import Autoencoder, create_model, is_topoae
 from corel_jax.training.config import TrainConfig
 
 if TYPE_CHECKING:
+    from corel_jax.loss.connectivity import Reduction
     from corel_jax.persistence import Metric
 
 __all__ = ["build_model", "data_scale", "make_loss_fn", "prepare_inputs", "reconstruction"]
@@ -99,6 +100,7 @@ def _topo_term(config: TrainConfig, model: Autoencoder, x, z, x_scale) -> jax.Ar
             eta=config.eta,
             num_branches=config.num_branches,
             metric=cast("Metric", config.metric),  # validated by TrainConfig
+            reduction=cast("Reduction", config.reduction),  # validated likewise
         )
     scale = getattr(model, "latent_scale", None)
     z_scale = None if scale is None else scale[...]

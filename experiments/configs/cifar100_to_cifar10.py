@@ -1,7 +1,9 @@
 """Backbone on CIFAR-100, one-class on CIFAR-10 (the headline row).
 
-Paper (``docs/method.md#published-numbers``, :mod:`corel_jax.paper.published`):
-AUROC n=80: 0.744, n=120: 0.755, n=500: 0.770 (mean over classes).
+Published (``docs/method.md#published-numbers``, :mod:`corel_jax.paper.published`; the
+authors' released results, COREL_icml2019: performance_study.ipynb):
+AUROC n=80: 0.744, n=120: 0.755, n=500: 0.770
+(mean over classes; lambda = 20, 16 x 10 branches, radius 2, 5 draws).
 Runtime: a 50-epoch backbone on one GPU, then the one-class protocol.
 
 Run:   python -m experiments.run experiments/configs/cifar100_to_cifar10.py --workdir runs/cifar100_to_cifar10

@@ -8,7 +8,7 @@ images of group A = {0 T-shirt/top, 1 Trouser, 2 Pullover, 3 Dress, 4 Coat}
 runs, radius eta = 2) runs on all ten classes; the reports mark the five seen
 classes and give the mean over the unseen ones (group B) apart.
 ``fashion_mnist_transfer_b.py`` is the other direction. Context only (full
-data, all ~6,000 inliers of a class, no transfer): GEOM 0.935 and RAW-OC-SVM
+data, all ~6,000 inliers of a class, no transfer): GEOM 0.936 and RAW-OC-SVM
 0.928 (:data:`corel_jax.paper.published.FASHION_MNIST_FULL_DATA`).
 
 Checkpoints every 5 epochs are all kept, so the 10-epoch row can be read from

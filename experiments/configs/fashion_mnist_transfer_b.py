@@ -4,7 +4,7 @@ The other direction of ``fashion_mnist_transfer_a.py``: the branch autoencoder
 is trained without labels on the 30,000 train images of group B = {5 Sandal,
 6 Shirt, 7 Sneaker, 8 Bag, 9 Ankle boot}; the one-class protocol (n = 120,
 5 runs, radius eta = 2) runs on all ten classes, group A unseen. Context only
-(full data, no transfer): GEOM 0.935 and RAW-OC-SVM 0.928.
+(full data, no transfer): GEOM 0.936 and RAW-OC-SVM 0.928.
 
 Run (one command per row; ``docs/results.md``, "Transfer", has all of them):
   python -m experiments.run experiments/configs/fashion_mnist_transfer_b.py --sweep lam=0,1,5,20 --workdir runs/fashion_mnist_transfer_b

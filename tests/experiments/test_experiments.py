@@ -95,9 +95,39 @@ def test_collect_compares_ablation_settings(tmp_path):
     }  # fmt: skip
     (tmp_path / "results.json").write_text(json.dumps(payload))
     assert collect.rows_of(tmp_path / "results.json") == [
-        "| lambda | lam=0 | 120 | corel 0.600 | 0.500 | +0.100 |",
-        "| lambda | lam=1 | 120 | corel 0.600 | - | - |",
+        "| lambda | lam=0 | 120 | corel 0.600 | 0.547 | +0.053 |",
+        "| lambda | lam=1 | 120 | corel 0.600 | 0.709 | -0.109 |",
     ]
+
+
+def test_collect_compares_each_ablation_cell(tmp_path):
+    """A row of the lambda x layout ablation is compared with its cell, whatever the order of
+    the overrides; a lambda the table does not have gets no published value."""
+    overrides = [{"num_branches": 1, "branch_dim": 160, "lam": 0},
+                 {"lam": 10.0, "branch_dim": 10, "num_branches": 32},
+                 {"num_branches": 16, "branch_dim": 20, "lam": 5}]  # fmt: skip
+    payload = {
+        "experiment": "ablation_branches", "doc": "cells",
+        "rows": [{"name": ",".join(f"{k}={v}" for k, v in o.items()), "overrides": o, "n": 120,
+                  "means": {"corel": 0.7}} for o in overrides],
+    }  # fmt: skip
+    (tmp_path / "results.json").write_text(json.dumps(payload))
+    published_cells = [line.split(" | ")[-2] for line in collect.rows_of(tmp_path / "results.json")]
+    assert published_cells == ["0.500", "0.767", "-"]
+
+
+def test_ablation_configs_sweep_the_published_table():
+    lam = run.load_config(str(CONFIG_DIR / "ablation_lambda.py"), "")
+    assert lam["published"] == {f"lam={k:g}": published.ABLATION_TABLE[k, (16, 10)]
+                                for k in published.ABLATION_LAMBDAS}  # fmt: skip
+    cells = run.load_config(str(CONFIG_DIR / "ablation_branches.py"), "")
+    assert cells["published"] == {
+        published.ablation_setting(k, lay): v for (k, lay), v in published.ABLATION_TABLE.items()
+    }
+    assert cells["eval"]["n"] == [120] and cells["eval"]["radius"] == 2.0
+    # every layout of the table is a valid TrainConfig of the paper's model
+    for k, d in published.ABLATION_LAYOUTS:
+        TrainConfig(**dict(cells["train"], num_branches=k, branch_dim=d))
 
 
 def test_early_stopping_emulation_finds_where_the_authors_code_stops():

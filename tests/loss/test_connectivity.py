@@ -8,6 +8,7 @@ from scipy.sparse.csgraph import minimum_spanning_tree
 from scipy.spatial.distance import cdist
 
 from corel_jax import loss as L
+from corel_jax.persistence import _native
 
 
 def mst_edges_l1(points: np.ndarray) -> list[tuple[int, int, float]]:
@@ -112,6 +113,64 @@ class TestConnectivityLoss:
     def test_bad_input(self, z, kwargs, match):
         with pytest.raises(ValueError, match=match):
             L.connectivity_loss(z, **kwargs)
+
+
+@pytest.fixture(params=["native", "unfused"])
+def loss_path(request, monkeypatch):
+    """Runs a test through the C++ fused kernel, then through the unfused ``rips_h0`` path."""
+    if request.param == "native" and not _native.AVAILABLE:
+        pytest.skip("native kernel not built")
+    if request.param == "unfused":
+        monkeypatch.setattr(_native, "AVAILABLE", False)
+    return request.param
+
+
+def value_and_grads(z, eta, k, reduction):
+    f = lambda z, eta: L.connectivity_loss(z, eta=eta, num_branches=k, reduction=reduction)
+    return jax.jit(jax.value_and_grad(f, argnums=(0, 1)))(z, eta)
+
+
+class TestReduction:
+    """``reduction="sum"`` (the paper's caption) is ``K`` times ``"mean"`` (the authors' code)."""
+
+    def test_path_is_the_one_asked_for(self, rng, loss_path):
+        z = jnp.asarray(rng.normal(size=(20, 8)), jnp.float32)
+        f = jax.value_and_grad(lambda z: L.connectivity_loss(z, num_branches=2, reduction="sum"))
+        hlo = jax.jit(f).lower(z).as_text()
+        assert ("corel_jax_connectivity" in hlo) == (loss_path == "native")
+
+    @pytest.mark.parametrize("k", [1, 4, 16])
+    def test_sum_matches_direct_formula(self, rng, loss_path, k):
+        z = rng.normal(scale=0.6, size=(100, 160))
+        ref_mean, ref_grad = reference_loss_and_grad(z, 2.0, k)
+        value, (gz, _) = value_and_grads(jnp.asarray(z, jnp.float32), 2.0, k, "sum")
+        np.testing.assert_allclose(value, k * ref_mean, rtol=1e-5)
+        np.testing.assert_allclose(gz, k * ref_grad, atol=1e-5)
+
+    @pytest.mark.parametrize("k,metric", [(16, "l1"), (8, "l2"), (5, "linf")])
+    def test_sum_is_k_times_mean_with_gradients(self, rng, loss_path, k, metric):
+        z = jnp.asarray(rng.normal(scale=0.6, size=(100, 10 * k)), jnp.float32)
+        f = lambda z, eta, r: L.connectivity_loss(
+            z, eta=eta, num_branches=k, metric=metric, reduction=r
+        )
+        mean = jax.value_and_grad(f, argnums=(0, 1))(z, 1.5, "mean")
+        total = jax.value_and_grad(f, argnums=(0, 1))(z, 1.5, "sum")
+        np.testing.assert_allclose(total[0], k * mean[0], rtol=1e-6)
+        np.testing.assert_allclose(total[1][0], k * mean[1][0], rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(total[1][1], k * mean[1][1], rtol=1e-6)
+        # dL/deta of the sum: the number of deaths below eta minus those above it
+        deaths = np.asarray(L.branch_deaths(z, num_branches=k, metric=metric))
+        np.testing.assert_allclose(total[1][1], np.sum(np.sign(1.5 - deaths)), rtol=1e-6)
+
+    def test_default_is_mean(self, rng):
+        z = jnp.asarray(rng.normal(size=(30, 16)), jnp.float32)
+        default = L.connectivity_loss(z, num_branches=4)
+        assert float(default) == float(L.connectivity_loss(z, num_branches=4, reduction="mean"))
+
+    @pytest.mark.parametrize("reduction", ["none", "Sum", None])
+    def test_bad_reduction(self, reduction):
+        with pytest.raises(ValueError, match="reduction must be one of"):
+            L.connectivity_loss(np.ones((10, 16)), reduction=reduction)
 
 
 class TestBuildingBlocks:

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from corel_jax.training.config import TrainConfig
@@ -46,6 +47,8 @@ class TestValidation:
             (dict(data="/imgs", image_size=(8, 8, 8)), "image_size"),
             (dict(color="rgb"), "color"),
             (dict(data="/imgs", color="cmyk"), "color"),
+            (dict(reduction="total"), "reduction"),
+            (dict(reduction=None), "reduction"),
         ],
     )
     def test_config_fields(self, kwargs, field):
@@ -86,6 +89,7 @@ class TestRoundTrip:
             metric=("minkowski", 3.0), batch_size=50, learning_rate=2e-4, epochs=7, seed=11,
             devices=2, steps_per_dispatch=3, checkpoint_every=20, keep_checkpoints=4, log_every=9,
             classes=(3, 1), lam_scale="per_value", topo="topoae", weight_decay=1e-5,
+            reduction="sum",
         )  # fmt: skip
         # own images replace the dataset: their fields in a config of their own
         own = TrainConfig(data="/data/mine", image_size=(24, 32), color="rgb", classes=(2,))
@@ -100,6 +104,12 @@ class TestRoundTrip:
         assert back == config and back.metric == ("minkowski", 3.0)
         for c in (config, own):
             assert TrainConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+
+    def test_a_config_saved_before_reduction_existed_reads_as_mean(self):
+        """A run saved without the ``reduction`` field was trained with the branch mean."""
+        saved = json.loads(TrainConfig(lam=1.0).to_json())
+        del saved["reduction"]
+        assert TrainConfig.from_dict(saved) == TrainConfig(lam=1.0, reduction="mean")
 
     def test_differences(self):
         a, b = TrainConfig(), TrainConfig(lam=1.0, epochs=3)
@@ -148,3 +158,27 @@ def test_classes_must_be_distinct_labels_of_the_dataset(classes, problem):
         TrainConfig(dataset="digits", classes=classes)
     assert TrainConfig(dataset="digits", classes=(9, 0)).classes == (9, 0)  # any order
     assert TrainConfig(dataset="cifar100", classes=(99,)).classes == (99,)  # per dataset
+
+
+def test_reduction_sum_is_mean_at_num_branches_times_lambda(rng):
+    """The training loss with ``reduction="sum"`` at lambda is the ``"mean"`` loss at K * lambda,
+    and the connectivity term it reports is K times the mean's."""
+    import jax.numpy as jnp
+    from flax import nnx
+
+    from corel_jax.training.objectives import build_model, make_loss_fn
+
+    x = jnp.asarray(rng.uniform(size=(30, 8, 8, 1)), jnp.float32)
+    k = 4
+    out = {}
+    for reduction, lam in (("sum", 1.5), ("mean", k * 1.5)):
+        config = TrainConfig(
+            model="mlp", num_branches=k, branch_dim=3, lam=lam, reduction=reduction, hidden=(16,)
+        )
+        model = build_model(config, (8, 8, 1), rngs=nnx.Rngs(0))
+        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+        loss, (metrics, _) = make_loss_fn(graphdef, config)(params, rest, x)
+        out[reduction] = (float(loss), float(metrics["rec"]), float(metrics["conn"]))
+    np.testing.assert_allclose(out["sum"][0], out["mean"][0], rtol=1e-6)
+    np.testing.assert_allclose(out["sum"][2], k * out["mean"][2], rtol=1e-6)
+    assert out["sum"][2] > 0 and out["sum"][1] == out["mean"][1]
