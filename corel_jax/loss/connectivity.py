@@ -100,8 +100,8 @@ def connectivity_loss(
     check_finite_eagerly(z, None)
 
     # One kernel call for the loss and its gradient where a kernel runs.
-    eta = jnp.asarray(eta, z.dtype)
-    loss = _fused.connectivity(z, eta, num_branches=num_branches, metric=metric)
+    scale = jnp.asarray(eta, z.dtype)
+    loss = _fused.connectivity(z, scale, num_branches=num_branches, metric=metric)
     return loss * num_branches if reduction == "sum" else loss
 
 
