@@ -497,7 +497,7 @@ class TestTransformations:
     def test_dtypes(self, rng):
         x = rng.normal(size=(20, 3))
         ints = np.random.default_rng(4).integers(-5, 6, size=(12, 2))
-        res = rips_h0(ints)
+        res = rips_h0(ints, metric="l1")
         assert res.deaths.dtype == jnp.float32
         np.testing.assert_array_equal(res.deaths, scipy_deaths(cdist(ints, ints, "cityblock")))
         with jax.enable_x64(True):
