@@ -12,11 +12,13 @@ and its gradient in one C++ kernel call on a CPU.
 """
 
 from corel_jax.loss.branches import branch_deaths, split_branches
-from corel_jax.loss.connectivity import connectivity_loss, total_persistence
+from corel_jax.loss.connectivity import REDUCTIONS, Reduction, connectivity_loss, total_persistence
 from corel_jax.loss.reconstruction import reconstruction_loss
 from corel_jax.loss.signature import signature_loss
 
 __all__ = [
+    "REDUCTIONS",
+    "Reduction",
     "branch_deaths",
     "connectivity_loss",
     "reconstruction_loss",

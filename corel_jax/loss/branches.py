@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from corel_jax.persistence import Metric, rips_h0
 
-__all__ = ["branch_deaths", "check_codes", "split_branches"]
+__all__ = ["branch_deaths", "split_branches"]
 
 
 def check_codes(z: jax.Array, num_branches: int) -> None:

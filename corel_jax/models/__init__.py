@@ -20,7 +20,7 @@ check_installed(("flax",), purpose="corel_jax.models")
 from corel_jax.models.autoencoders import BranchAutoencoder, MLPAutoencoder  # noqa: E402
 from corel_jax.models.layers import BranchLinear, ConvTranspose2x, StridedConv3x3  # noqa: E402
 from corel_jax.models.registry import MODELS, Autoencoder, create_model, is_topoae  # noqa: E402
-from corel_jax.models.topoae import DeepAutoencoder, SpheresAutoencoder  # noqa: E402
+from corel_jax.models.topoae import DeepAutoencoder, SpheresAutoencoder, count_params  # noqa: E402
 
 __all__ = [
     "MODELS",
@@ -32,6 +32,7 @@ __all__ = [
     "MLPAutoencoder",
     "SpheresAutoencoder",
     "StridedConv3x3",
+    "count_params",
     "create_model",
     "is_topoae",
 ]

@@ -22,7 +22,7 @@ from flax import nnx
 
 from corel_jax._checks import check_int_tuple, check_positive_int
 
-__all__ = ["BranchLinear", "ConvTranspose2x", "StridedConv3x3", "check_batch", "check_rngs"]
+__all__ = ["BranchLinear", "ConvTranspose2x", "StridedConv3x3"]
 
 
 def check_batch(x: jax.Array, shape: tuple[int, ...], name: str) -> None:

@@ -86,8 +86,8 @@ class CORELDetector:
       color: for images given as a path, ``"gray"`` or ``"rgb"`` (default:
         the backbone's ``config.color``).
 
-    Attributes (after :meth:`fit`):
-      inliers_: ``(n, D)`` the inliers' codes.
+    Attributes:
+      inliers_: ``(n, D)`` the inliers' codes (set by :meth:`fit`, as the others).
       offset_: the threshold: ``decision_function = score_samples - offset_``.
       loo_scores_: ``(n,)`` the inliers' leave-one-out scores.
       scorer_: ``scorer(inlier_codes, codes) -> scores`` of ``method``.

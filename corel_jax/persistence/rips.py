@@ -109,7 +109,6 @@ from corel_jax.persistence.diagram import PersistenceH0
 
 __all__ = [
     "ALGORITHMS",
-    "GPU_PRIM_MAX_POINTS",
     "Algorithm",
     "PersistenceH0",
     "native_kernel_available",
