@@ -24,6 +24,17 @@ subgradients, shared by all of them), ``_partition`` (how the kernel calls
 partition along their batch axes under ``jit`` with sharded inputs) and
 ``_compat`` (differences between JAX versions). How each works, its tie rule and its measured speed:
 ``docs/persistence_algorithms.md``.
+
+:func:`graph_h0` computes the 0-dimensional persistence of a graph filtered by
+values on its vertices (lower-star) or edges, :func:`cubical_h0` that of an
+image's sublevel or superlevel sets (cubical complexes, 2-D and 3-D); both
+return a :class:`GraphH0` (one slot per vertex or pixel) with gradients to
+the critical values. Modules: :mod:`~corel_jax.persistence.graph` (the
+result type, the tie rule, ``graph_h0``), :mod:`~corel_jax.persistence.cubical`
+(``cubical_h0`` and the grid's edge numbering) and their private backends
+``_union_find`` (union-find in C++, ``_native/graph_cpu.cc``, on CPUs) and
+``_graph_boruvka`` (Borůvka rounds and a parallel elder rule in plain XLA).
+See ``docs/graph_h0.md``.
 """
 
 from corel_jax.persistence._distances import (
@@ -33,16 +44,23 @@ from corel_jax.persistence._distances import (
     pairwise_distances,
     parse_metric,
 )
+from corel_jax.persistence.cubical import cubical_h0, forward_offsets, grid_edges
 from corel_jax.persistence.diagram import PersistenceH0
+from corel_jax.persistence.graph import GraphH0, graph_h0
 from corel_jax.persistence.rips import ALGORITHMS, Algorithm, native_kernel_available, rips_h0
 
 __all__ = [
     "ALGORITHMS",
     "METRICS",
     "Algorithm",
+    "GraphH0",
     "Metric",
     "MetricName",
     "PersistenceH0",
+    "cubical_h0",
+    "forward_offsets",
+    "graph_h0",
+    "grid_edges",
     "native_kernel_available",
     "pairwise_distances",
     "parse_metric",
