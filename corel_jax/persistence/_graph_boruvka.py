@@ -136,8 +136,9 @@ def _components(u: jax.Array, v: jax.Array, size: int) -> jax.Array:
         new = f[f]
         return f, new, jnp.any(new != gf)
 
+    # (the carry varies over shard_map axes like the edges do)
     zero = (u[0] + v[0]) * 0 if u.shape[0] else jnp.int32(0)
-    state = (iota + zero, iota + zero, jnp.array(True))
+    state = (iota + zero, iota + zero, zero == 0)
     f, _, _ = lax.while_loop(lambda s: s[2], body, state)
     return _jump(f, max(1, math.ceil(math.log2(max(size, 2)))))
 

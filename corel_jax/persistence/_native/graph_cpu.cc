@@ -103,6 +103,7 @@ template <typename T>
 struct Scratch {
   std::vector<KeyOf<T>> key, tkey;
   std::vector<int32_t> order, torder, rank, parent, count;
+  std::vector<uint32_t> inside;
 };
 
 inline int32_t Find(int32_t* parent, int32_t v) {
@@ -233,6 +234,22 @@ void CubicalOne(const T* img, int64_t h, int64_t wd, int64_t dp, const std::vect
     const Offset& o = fwd[k];
     steps.push_back(Step{{o.d[0], o.d[1], o.d[2]}, (o.d[0] * wd + o.d[1]) * dp + o.d[2], k, true});
   }
+  // Bit t of inside[v]: the neighbour of step t is in the image (one pass in
+  // memory order, so the rank-order pass below does no division).
+  const int64_t num_steps = static_cast<int64_t>(steps.size());
+  s.inside.resize(n);
+  for (int64_t i = 0, v = 0; i < h; ++i)
+    for (int64_t j = 0; j < wd; ++j)
+      for (int64_t l = 0; l < dp; ++l, ++v) {
+        uint32_t bits = 0;
+        for (int64_t t = 0; t < num_steps; ++t) {
+          const int64_t i2 = i + steps[t].d[0], j2 = j + steps[t].d[1], l2 = l + steps[t].d[2];
+          bits |= static_cast<uint32_t>(i2 >= 0 && i2 < h && j2 >= 0 && j2 < wd && l2 >= 0 &&
+                                        l2 < dp)
+                  << t;
+        }
+        s.inside[v] = bits;
+      }
   s.parent.assign(n, -1);  // -1: not yet in the filtration
   s.rank.resize(n);
   int32_t* parent = s.parent.data();
@@ -241,10 +258,10 @@ void CubicalOne(const T* img, int64_t h, int64_t wd, int64_t dp, const std::vect
     const int32_t v = s.order[r];
     parent[v] = v;
     rank[v] = static_cast<int32_t>(r);
-    const int64_t i = v / (wd * dp), j = (v / dp) % wd, l = v % dp;
-    for (const Step& st : steps) {
-      const int64_t i2 = i + st.d[0], j2 = j + st.d[1], l2 = l + st.d[2];
-      if (i2 < 0 || i2 >= h || j2 < 0 || j2 >= wd || l2 < 0 || l2 >= dp) continue;
+    const uint32_t bits = s.inside[v];
+    for (int64_t t = 0; t < num_steps; ++t) {
+      if (!((bits >> t) & 1)) continue;
+      const Step& st = steps[t];
       const int32_t u = static_cast<int32_t>(v + st.flat);
       if (parent[u] < 0) continue;
       const int64_t base = st.forward ? v : u;
