@@ -14,7 +14,8 @@ other libraries use.
 
 Modules: :mod:`~corel_jax.persistence.rips` (the public entry point and the
 choice of algorithm), :mod:`~corel_jax.persistence.diagram`
-(:class:`PersistenceH0`, the result and its diagram formats), and the
+(:class:`PersistenceH0`, the result and its diagram formats, and
+:class:`H0Diagram`, the protocol every result here satisfies), and the
 private backends, one per algorithm: ``_native`` (Prim's algorithm in C++, an
 XLA FFI custom call, on CPUs; :func:`native_kernel_available` says whether it
 is built), ``_prim_xla`` (Prim's algorithm as an XLA loop), ``_boruvka``
@@ -45,7 +46,7 @@ from corel_jax.persistence._distances import (
     parse_metric,
 )
 from corel_jax.persistence.cubical import cubical_h0, forward_offsets, grid_edges
-from corel_jax.persistence.diagram import PersistenceH0
+from corel_jax.persistence.diagram import H0Diagram, PersistenceH0
 from corel_jax.persistence.graph import GraphH0, graph_h0
 from corel_jax.persistence.rips import ALGORITHMS, Algorithm, native_kernel_available, rips_h0
 
@@ -54,6 +55,7 @@ __all__ = [
     "METRICS",
     "Algorithm",
     "GraphH0",
+    "H0Diagram",
     "Metric",
     "MetricName",
     "PersistenceH0",
