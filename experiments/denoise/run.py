@@ -4,15 +4,15 @@ A small convolutional denoiser (five 3x3 convolutions of 16 channels, dilations
 1, 2, 4, 8, 1, a sigmoid output; 8,000 parameters) learns to map
 ``clip(clean + N(0, sigma^2))`` back to ``clean``, with the loss
 
-    mean (out - clean)^2  +  lam * mean_b W_1( L(out_b), L(clean_b) ),
+    mean (out - clean)^2  +  lam * mean_b W_1( D(s(out_b)), D(s(clean_b)) ),
 
-where ``L(x)`` are the ``top_k`` largest lifetimes of the superlevel H0
-diagram (``cubical_h0(s(x), superlevel=True)``, 8 neighbours) of the image
+where ``D`` is the superlevel H0 diagram (8 neighbours) of the image
 sharpened around the threshold, ``s(x) = sigmoid((x - threshold) / tau)``,
-and ``W_1`` is ``corel_jax.diagrams.wasserstein_distance`` between them (as
-diagrams of births 0). A component of ``{x >= threshold}`` is then a bar of
-lifetime close to 1, a bar that does not cross the threshold one close to 0:
-the term compares the numbers of components at the threshold, smoothly.
+restricted to its ``top_k`` most persistent pairs, and ``W_1`` the
+1-Wasserstein distance: ``corel_jax.diagrams.cubical_diagram_loss``. A
+component of ``{x >= threshold}`` is then a pair of lifetime close to 1, a
+blob that does not cross the threshold one close to 0: the term compares the
+numbers of components at the threshold, smoothly.
 
 Measured on held-out test images (the same noisy test set for every run):
 the error in the number of 8-connected components of ``{out >= threshold}``
@@ -48,7 +48,6 @@ from flax import nnx
 
 from corel_jax import data, diagrams, plots
 from corel_jax._files import atomic_write
-from corel_jax.persistence import cubical_h0
 
 log = logging.getLogger("denoise")
 # the figure's images are picked from the first FIGURE_POOL test images
@@ -75,27 +74,25 @@ class Denoiser(nnx.Module):
         return nnx.sigmoid(self.out(h)[..., 0])
 
 
-def lifetimes(image: jax.Array, *, threshold: float, tau: float, top_k: int) -> jax.Array:
-    """The ``top_k`` largest lifetimes of the sharpened image's superlevel H0 diagram."""
-    sharp = jax.nn.sigmoid((image - threshold) / tau)
-    return jax.lax.top_k(cubical_h0(sharp, superlevel=True).persistence(), top_k)[0]
+def sharpen(image: jax.Array, *, threshold: float, tau: float) -> jax.Array:
+    """``sigmoid((image - threshold) / tau)``: values near 1 above the threshold, near 0 below."""
+    return jax.nn.sigmoid((image - threshold) / tau)
 
 
 def make_step(lam: float, *, threshold: float, tau: float, top_k: int):
     """The jitted training step ``(model, optimizer, noisy, clean) -> (mse, topo)``."""
-    life = lambda x: lifetimes(x, threshold=threshold, tau=tau, top_k=top_k)  # noqa: E731
+    sharp = lambda x: sharpen(x, threshold=threshold, tau=tau)  # noqa: E731
 
     @nnx.jit
     def step(model, optimizer, noisy, clean):
-        target = jax.vmap(life)(clean)
-
         def loss_fn(model):
             out = model(noisy)
             mse = jnp.mean((out - clean) ** 2)
             if lam == 0:
                 return mse, (mse, jnp.zeros(()))
-            per_image = jax.vmap(lambda o, t: diagrams.wasserstein_distance(life(o), t))
-            topo = jnp.mean(per_image(out, target))
+            topo = diagrams.cubical_diagram_loss(
+                sharp(out), sharp(clean), superlevel=True, top_k=top_k
+            )
             return mse + lam * topo, (mse, topo)
 
         (_, (mse, topo)), grads = nnx.value_and_grad(loss_fn, has_aux=True)(model)
