@@ -233,7 +233,7 @@ def _distance(a, b, order: float, mask_a, mask_b, *, any_births: bool = False) -
             diff = power(da[:, None] - db[None, :])
             return _alignment_cost(da, db, power(da / 2), power(db / 2), diff, jnp.add)
 
-        def any_births():
+        def with_births():
             cost_a, cost_b = _general_costs(a, b, order)
             if bottleneck:
                 return jnp.maximum(jnp.max(cost_a), jnp.max(cost_b))
@@ -242,10 +242,10 @@ def _distance(a, b, order: float, mask_a, mask_b, *, any_births: bool = False) -
         if zero_a and zero_b:
             total = births_zero()
         elif zero_a is False or zero_b is False:
-            total = any_births()
+            total = with_births()
         else:  # traced rows: decided at run time
             zero = jnp.all(a[:, 0] == 0) & jnp.all(b[:, 0] == 0)
-            total = lax.cond(zero, births_zero, any_births)
+            total = lax.cond(zero, births_zero, with_births)
     if bottleneck or order == 1.0:
         return total
     # The root has an infinite slope at 0 (identical diagrams): give it a zero gradient there.

@@ -85,7 +85,8 @@ def graph_deaths(
     outs = batch_partitioned(kernel, in_ranks=(1, 2, 1, 1, 1), out_ranks=(1, 1))(
         values, edges, edge_values, vertex_mask, edge_mask
     )
-    return tuple(_native._vary_like(o, values) for o in outs)
+    death_edge, death_vertex = (_native._vary_like(o, values) for o in outs)
+    return death_edge, death_vertex
 
 
 def cubical_deaths(image: jax.Array, *, full: bool) -> tuple[jax.Array, jax.Array]:
@@ -110,4 +111,5 @@ def cubical_deaths(image: jax.Array, *, full: bool) -> tuple[jax.Array, jax.Arra
         return tuple(call(image, dims=np.int32(dims), full=np.int32(full)))
 
     outs = batch_partitioned(kernel, in_ranks=(dims,), out_ranks=(dims, dims))(image)
-    return tuple(_native._vary_like(o, image) for o in outs)
+    death_edge, death_vertex = (_native._vary_like(o, image) for o in outs)
+    return death_edge, death_vertex

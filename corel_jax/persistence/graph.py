@@ -393,10 +393,8 @@ def graph_h0(
     n, m = values.shape[0], edges.shape[0]
     real = jnp.ones((n,), bool) if vertex_mask is None else jnp.asarray(vertex_mask, bool)
     counted = jnp.ones((m,), bool) if edge_mask is None else jnp.asarray(edge_mask, bool)
-    superlevel = jnp.asarray(superlevel, bool)  # traced: one program for both directions
-    return _graph(
-        values, edges.astype(jnp.int32), edge_values, real, counted, superlevel, algorithm
-    )
+    direction = jnp.asarray(superlevel, bool)  # traced: one program for both directions
+    return _graph(values, edges.astype(jnp.int32), edge_values, real, counted, direction, algorithm)
 
 
 @functools.partial(jax.jit, static_argnums=(6,))

@@ -211,10 +211,13 @@ def test_input_checks():
         grid_edges((5,))
 
 
-def test_the_gpu_path_lowers_for_cuda_and_rocm():
-    """Without a GPU: 'auto' lowers the XLA path (sorts, scatters, while loops) for GPUs."""
-    f = jax.vmap(jax.value_and_grad(lambda x: jnp.sum(cubical_h0(x).persistence())))
-    g = jax.vmap(lambda f, e: graph_h0(f, e).deaths)
+@pytest.mark.parametrize("algorithm", ["auto", "boruvka"])
+def test_the_gpu_path_lowers_for_cuda_and_rocm(algorithm):
+    """Without a GPU: the XLA path (sorts, scatters, while loops) lowers for GPUs, and
+    "auto" takes it there."""
+    cubical = lambda x: jnp.sum(cubical_h0(x, algorithm=algorithm).persistence())  # noqa: E731
+    f = jax.vmap(jax.value_and_grad(cubical))
+    g = jax.vmap(jax.grad(lambda f, e: jnp.sum(graph_h0(f, e, algorithm=algorithm).persistence())))
     for platform in ("cuda", "rocm"):
         exported = jax.export.export(jax.jit(f), platforms=[platform])(
             jax.ShapeDtypeStruct((4, 28, 28), jnp.float32)
@@ -225,4 +228,5 @@ def test_the_gpu_path_lowers_for_cuda_and_rocm():
             jax.ShapeDtypeStruct((4, 100), jnp.float32),
             jax.ShapeDtypeStruct((4, 300, 2), jnp.int32),
         )
-        assert "corel_jax_graph_h0" not in exported.mlir_module()
+        text = exported.mlir_module()
+        assert "corel_jax_graph_h0" not in text and "stablehlo.while" in text
