@@ -13,24 +13,18 @@ Every function here takes a diagram in any of these forms:
   :class:`~corel_jax.persistence.PersistenceH0` or a
   :class:`~corel_jax.persistence.GraphH0`), read through its ``diagram()``.
 
-Non-finite deaths are left out: the essential classes (``[b, inf]``, and
-``[b, -inf]`` of a superlevel filtration) and the padding of masked clouds
-in the first form. Two Rips diagrams of non-empty clouds have one essential
-class each, matched to each other at no cost, which is how GUDHI's
-distances treat them too; the essential classes of graphs and images (one
-per connected component, born at each component's minimum) are compared by
-the user if needed, e.g. their numbers. Zero-length pairs (``death ==
-birth``, e.g. :class:`~corel_jax.persistence.GraphH0`'s non-minimal pixels)
-and padding rows ``[0, 0]`` lie on the diagonal and change no distance.
-Points below the diagonal (superlevel filtrations) are measured alike.
+Non-finite deaths are left out: essential classes (``[b, inf]``; superlevel:
+``[b, -inf]``) and padding. A Rips diagram has one essential class, matched to
+the other's at no cost (as GUDHI's distances do); those of graphs and images
+(one per component) are for the user to compare, e.g. their numbers.
+Zero-length pairs and ``[0, 0]`` padding lie on the diagonal and change no
+distance; points below it (superlevel filtrations) are measured alike.
 
 Diagrams with births other than 0 (graphs, images) are matched by an exact
 assignment solver on the host (SciPy, a ``jax.pure_callback``: it runs
 under ``jit`` and ``vmap``, on every backend, but synchronises with the
-host); the rest of this docstring is the algorithm for births 0, pure XLA.
-An ``(n, 2)`` array whose births are not known before tracing takes the
-path its values select (``lax.cond``). Both paths are exact and agree
-(tested against GUDHI).
+host; traced ``(n, 2)`` rows take the path their births select, by
+``lax.cond``); the rest of this docstring is the algorithm for births 0.
 
 Between two such diagrams ``a`` (``n`` deaths) and ``b``
 (``m`` deaths), with the l-infinity ground metric of persistence diagrams,
@@ -100,13 +94,11 @@ _Combine = Callable[[jax.Array, jax.Array], jax.Array]
 
 
 def _points(x, mask, name: str) -> tuple[jax.Array, bool | None]:
-    """``(k, 2)`` float ``[birth, death]`` rows, absent points (masked, non-finite) as ``[0, 0]``.
+    """``(k, 2)`` ``[birth, death]`` rows, absent points (masked, non-finite) as ``[0, 0]``.
 
-    Also whether all births are 0: True or False where known before tracing
-    (a vector of deaths, a :class:`~corel_jax.persistence.PersistenceH0`,
-    concrete rows), None for traced rows. A point ``[0, 0]`` lies on the
-    diagonal: it costs nothing unmatched and is never better matched, so it
-    stands for "no point" without changing shapes.
+    Also whether all births are 0 where known before tracing (None: traced
+    rows). ``[0, 0]`` lies on the diagonal: it costs nothing unmatched and is
+    never better matched, so it stands for "no point" without changing shapes.
     """
     zero: bool | None = None
     if isinstance(x, H0Diagram):
@@ -182,13 +174,9 @@ def _assign(a: np.ndarray, b: np.ndarray, order: float) -> np.ndarray:
 
 
 def _general_costs(a: jax.Array, b: jax.Array, order: float) -> tuple[jax.Array, jax.Array]:
-    """The cost of each point of ``a`` and ``b`` in an optimal matching (host-computed).
-
-    ``max(|birth difference|, |death difference|)`` to its partner, or
-    ``|death - birth| / 2`` to the diagonal (unmatched; 0 for the points
-    of ``b`` matched, whose cost is counted with ``a``'s). Differentiable: the
-    matching is locally constant (Danskin).
-    """
+    """Each point's cost in an optimal matching (found on the host): the l-inf distance
+    to its partner (counted once, with ``a``) or ``|death - birth| / 2`` to the diagonal.
+    Differentiable: the matching is locally constant (Danskin)."""
     partner = jax.pure_callback(
         lambda x, y: _assign(np.asarray(x, np.float64), np.asarray(y, np.float64), order),
         jax.ShapeDtypeStruct(a.shape[:1], jnp.int32),
@@ -469,8 +457,7 @@ def cubical_diagram_loss(
         assignment problems. None (default): every pair.
 
     Returns:
-      A scalar. The matching is solved on the host (SciPy) per image, inside
-      ``jit`` (see this module's docstring).
+      A scalar; the matchings are solved on the host (this module's docstring).
 
     Raises:
       ValueError: images of another rank, targets of another shape, or
