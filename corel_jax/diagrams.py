@@ -102,7 +102,7 @@ def _points(x, mask, name: str) -> tuple[jax.Array, bool | None]:
     """
     zero: bool | None = None
     if isinstance(x, H0Diagram):
-        zero = True if isinstance(x, PersistenceH0) else False
+        zero = isinstance(x, PersistenceH0)
         x = x.diagram()
     rows = jnp.asarray(x)
     if rows.ndim == 1:
@@ -137,7 +137,7 @@ def _assign(a: np.ndarray, b: np.ndarray, order: float) -> np.ndarray:
     Points on the diagonal are left out (they are never better matched). The
     rest is an assignment problem on the ``(p + r)``-square cost matrix of
     ``p`` points of ``a`` and ``r`` diagonal slots against ``r`` points of
-    ``b`` and ``p`` diagonal slots (Edelsbrunner and Harer, Sec. VIII.4),
+    ``b`` and ``p`` diagonal slots (Edelsbrunner and Harer, 2010, Ch. VIII),
     solved by ``scipy.optimize.linear_sum_assignment`` (Wasserstein) or by a
     binary search over the costs with maximum bipartite matchings
     (bottleneck). Returns ``(n,)`` int32, -1 for points left unmatched.
