@@ -45,13 +45,14 @@ from corel_jax.persistence._distances import (
     pairwise_distances,
     parse_metric,
 )
-from corel_jax.persistence.cubical import cubical_h0, forward_offsets, grid_edges
+from corel_jax.persistence.cubical import CONNECTIVITIES, cubical_h0, forward_offsets, grid_edges
 from corel_jax.persistence.diagram import H0Diagram, PersistenceH0
 from corel_jax.persistence.graph import GraphH0, graph_h0
 from corel_jax.persistence.rips import ALGORITHMS, Algorithm, native_kernel_available, rips_h0
 
 __all__ = [
     "ALGORITHMS",
+    "CONNECTIVITIES",
     "METRICS",
     "Algorithm",
     "GraphH0",
