@@ -11,18 +11,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from jax.sharding import NamedSharding, PartitionSpec
-from test_sharding import (  # noqa: F401  (data_sharding is a fixture)
-    assert_sharded_equals_unsharded,
-    custom_call_operands,
-    data_sharding,
-)
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from test_sharding import assert_sharded_equals_unsharded, custom_call_operands
 
 from corel_jax.persistence import _union_find, cubical_h0, graph_h0
 
 pytestmark = pytest.mark.multidevice
 
 ALGORITHMS = ["boruvka"] + (["native"] if _union_find.AVAILABLE else [])
+
+
+@pytest.fixture(scope="module")
+def data_sharding():
+    """The batch axis over a ``data`` mesh of 8 devices (as in test_sharding.py)."""
+    if jax.device_count() < 8:
+        pytest.skip("needs XLA_FLAGS=--xla_force_host_platform_device_count=8")
+    return NamedSharding(Mesh(np.array(jax.devices()[:8]), ("data",)), PartitionSpec("data"))
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -60,7 +64,9 @@ def test_vmap_graph_h0_with_a_shared_graph(rng, data_sharding, algorithm):
         assert calls == ["f32[2,40] s32[2,90,2] f32[2,0] pred[2,40] pred[2,90]"], calls
 
     grad = jax.grad(
-        lambda v: jnp.sum(jax.vmap(lambda f: graph_h0(f, edges, algorithm=algorithm).persistence())(v))
+        lambda v: jnp.sum(
+            jax.vmap(lambda f: graph_h0(f, edges, algorithm=algorithm).persistence())(v)
+        )
     )
     assert_sharded_equals_unsharded(grad, data_sharding, values)
 
