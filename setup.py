@@ -101,7 +101,10 @@ setup(
     ext_modules=[
         Extension(
             "corel_jax.persistence._native._prim_cpu",
-            sources=["corel_jax/persistence/_native/prim_cpu.cc"],
+            sources=[
+                "corel_jax/persistence/_native/prim_cpu.cc",
+                "corel_jax/persistence/_native/graph_cpu.cc",
+            ],
             language="c++",
             extra_compile_args=_compile_args(),
         )

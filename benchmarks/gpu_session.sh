@@ -3,7 +3,7 @@
 # python3 (jax with its CUDA plugin, flax, optax, orbax, scipy), run from the repository root:
 #
 #   bash benchmarks/gpu_session.sh kernels        # tests/gpu, check_gpu.py, bench_persistence.py,
-#                                                 # bench_train.py
+#                                                 # bench_train.py, bench_cubical.py
 #   bash benchmarks/gpu_session.sh fashion_mnist  # the TopoAE Fashion-MNIST row, 100 epochs
 #
 # Everything lands in $OUT (default /tmp/gpu_out): log.txt and results.tgz (re-packed after
@@ -46,6 +46,9 @@ kernels)
     --repeats 5 --out "$WORK/persistence_gpu.json"
   stage bench_train "${TRAIN_LIMIT:-120}" $PY benchmarks/bench_train.py --full-run-estimate \
     --out "$WORK/train_gpu.json"
+  # cubical_h0 / graph_h0 on the XLA Borůvka path (goal: 128 28x28 images fwd+bwd < 1 ms)
+  stage bench_cubical "${CUBICAL_LIMIT:-240}" $PY benchmarks/bench_cubical.py --repeats 5 \
+    --out "$WORK/cubical_gpu.json"
   ;;
 fashion_mnist)
   if [ -d .fmnist ]; then

@@ -32,6 +32,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "PIL": ("pillow", "data"),
     "sklearn": ("scikit-learn", "eval"),
     "matplotlib": ("matplotlib", "eval"),
+    "scipy": ("scipy", "eval"),
 }
 
 

@@ -272,16 +272,15 @@ class TestBirthDeathArrays:
             diagram_loss(z, target.diagram()), diagram_loss(z, target.deaths), rtol=1e-6
         )
 
-    def test_births_must_be_zero(self):
-        with pytest.raises(ValueError, match="births other than 0"):
-            wasserstein_distance(jnp.array([[0.5, 1.0]]), jnp.array([1.0]))
-        # the essential class [0, inf] and diagonal padding [0, 0] are fine
+    def test_rows_with_births_are_diagrams_of_graphs(self):
+        # [0.5, 1] is 1/4 from the diagonal; the essential class and [0, 0] padding are ignored
+        np.testing.assert_allclose(wasserstein_distance(jnp.array([[0.5, 1.0]]), jnp.ones(0)), 0.25)
         assert float(bottleneck_distance(jnp.array([[0.0, 0.0], [0.0, jnp.inf]]), jnp.ones(0))) == 0
 
 
 class TestChecks:
     def test_rank(self):
-        with pytest.raises(ValueError, match=r"vector of death times \(n,\) or an \(n, 2\)"):
+        with pytest.raises(ValueError, match=r"vector of death times \(n,\), an \(n, 2\)"):
             wasserstein_distance(jnp.ones((2, 3)), jnp.ones(2))
 
     def test_mask_shape(self):

@@ -129,7 +129,8 @@ def test_guides_show_the_tested_scripts():
 
 
 @pytest.mark.parametrize(
-    "page", ["index.md", "connectivity_loss.md", "signature_loss.md", "diagram_loss.md"]
+    "page",
+    ["index.md", "connectivity_loss.md", "signature_loss.md", "diagram_loss.md", "graph_h0.md"],
 )
 def test_short_page_examples_run(page):
     """The python blocks of the landing page and of the guides run, in order."""

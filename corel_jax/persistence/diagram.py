@@ -1,20 +1,58 @@
-"""The result of :func:`~corel_jax.persistence.rips_h0`: a 0-dim diagram and its critical edges.
+"""The results of 0-dim persistence: :class:`PersistenceH0` and the :class:`H0Diagram` protocol.
 
-:class:`PersistenceH0` holds the finite death times with static shapes (for
-``jit``/``vmap``/``grad``) and converts them to the diagram format of GUDHI,
-ripser, giotto-ph and torch-topological: rows ``[birth, death]`` with the
-essential class as ``[0, inf]``.
+:class:`PersistenceH0` (the result of :func:`~corel_jax.persistence.rips_h0`)
+holds the finite death times with static shapes (for ``jit``/``vmap``/``grad``)
+and converts them to the diagram format of GUDHI, ripser, giotto-ph and
+torch-topological: rows ``[birth, death]`` with the essential class as
+``[0, inf]``. :class:`H0Diagram` is what it shares with
+:class:`~corel_jax.persistence.GraphH0` (the result of ``graph_h0`` and
+``cubical_h0``): the functions of :mod:`corel_jax.diagrams` take either.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["PersistenceH0"]
+__all__ = ["H0Diagram", "PersistenceH0"]
+
+
+@runtime_checkable
+class H0Diagram(Protocol):
+    """What every 0-dim persistence result of :mod:`corel_jax.persistence` provides.
+
+    :class:`PersistenceH0` (clouds) and :class:`~corel_jax.persistence.GraphH0`
+    (graphs and images) satisfy it (``isinstance`` works); the distances of
+    :mod:`corel_jax.diagrams` accept any of them. Leading batch axes (from
+    ``jax.vmap``) are allowed on every field.
+
+    Attributes:
+      births: ``(..., k)`` float; the birth of each slot.
+      deaths: ``(..., k)`` float; its death, ``inf`` for an essential class
+        (``-inf`` for one of a superlevel filtration) and for padding in
+        :class:`PersistenceH0`.
+      valid: ``(..., k)`` bool; False for padding slots.
+    """
+
+    @property
+    def births(self) -> jax.Array: ...
+
+    @property
+    def deaths(self) -> jax.Array: ...
+
+    @property
+    def valid(self) -> jax.Array: ...
+
+    def diagram(self) -> jax.Array:
+        """A fixed-shape ``(..., rows, 2)`` array of ``[birth, death]`` rows, differentiable."""
+        ...
+
+    def intervals(self, *, min_persistence: float = 0.0) -> np.ndarray:
+        """The pairs as GUDHI's ``persistence_intervals_in_dimension(0)`` gives them (eager)."""
+        ...
 
 
 class PersistenceH0(NamedTuple):
@@ -42,6 +80,11 @@ class PersistenceH0(NamedTuple):
     deaths: jax.Array
     edges: jax.Array
     valid: jax.Array
+
+    @property
+    def births(self) -> jax.Array:
+        """``(..., n - 1)`` zeros: every class of a Rips filtration is born at 0."""
+        return jnp.zeros_like(self.deaths)
 
     def diagram(self) -> jax.Array:
         """The diagram as a fixed-shape ``(n, 2)`` array of ``[birth, death]`` rows.

@@ -1,0 +1,1 @@
+"""Denoising Fashion-MNIST with and without a cubical H0 diagram loss (``run.py``)."""
