@@ -34,17 +34,15 @@ On a GPU only the XLA path (``boruvka``) runs; the peers run on the host CPU.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import platform
-import statistics
-import time
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from _results import write_results
+from _timing import have, interleaved, jitted
 
 from corel_jax.persistence import _union_find, cubical_h0, graph_h0
 
@@ -53,35 +51,6 @@ ON_CPU = jax.default_backend() == "cpu"
 ALGORITHMS = (["native"] if _union_find.AVAILABLE and ON_CPU else []) + ["boruvka"]
 # peers that are installed but fail: name -> the first line of the error
 FAILED: dict[str, str] = {}
-
-
-def have(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
-def interleaved(fns: dict[str, Callable[[], object]], *, repeats: int, min_time: float = 0.05):
-    """Median seconds per call of each function; the repeats are interleaved."""
-    inner = {}
-    for name, fn in fns.items():  # (a first call compiled the JAX functions)
-        t0 = time.perf_counter()
-        fn()
-        inner[name] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            for _ in range(inner[name]):
-                fn()
-            samples[name].append((time.perf_counter() - t0) / inner[name])
-    return {name: statistics.median(s) for name, s in samples.items()}
-
-
-def jitted(fn, *args) -> tuple[Callable[[], object], float]:
-    """A no-argument call of ``jax.jit(fn)(*args)`` and its first-call seconds."""
-    f = jax.jit(fn)
-    t0 = time.perf_counter()
-    jax.block_until_ready(f(*args))
-    return (lambda: jax.block_until_ready(f(*args))), time.perf_counter() - t0
 
 
 def squared_lifetimes(result) -> jax.Array:
@@ -167,7 +136,9 @@ def bench_images(quick: bool, repeats: int) -> dict:
     for column, (images, batched) in columns.items():
         print(f"images: {column}", flush=True)
         fns, compile_s = image_fns(images, batched, slow_xla=False)
-        times = interleaved(fns, repeats=repeats if column != "512x512" else max(3, repeats // 2))
+        times = interleaved(
+            fns, min_time=0.05, repeats=repeats if column != "512x512" else max(3, repeats // 2)
+        )
         out[column] = {
             name: {
                 "seconds": s,
@@ -223,7 +194,9 @@ def bench_graphs(quick: bool, repeats: int) -> dict:
             )
         if have("gudhi"):
             fns["gudhi SimplexTree, fwd"] = gudhi_lower_star(f, edges)
-        times = interleaved(fns, repeats=repeats if m < 1_000_000 else max(3, repeats // 2))
+        times = interleaved(
+            fns, min_time=0.05, repeats=repeats if m < 1_000_000 else max(3, repeats // 2)
+        )
         out[f"m={m:,}"] = {
             name: {
                 "seconds": s,

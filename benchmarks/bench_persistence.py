@@ -34,20 +34,18 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from _results import write_results
+from _timing import have, interleaved, jitted
 
 from corel_jax.loss import connectivity_loss, split_branches
 from corel_jax.persistence import rips_h0
@@ -59,38 +57,6 @@ ALGORITHMS = (
     + ["matrix_free", "dense", "boruvka"]
     + (["pallas"] if ON_GPU else [])
 )
-
-
-def have(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
-def interleaved(fns: dict[str, Callable[[], object]], *, repeats: int, min_time: float = 0.1):
-    """Median seconds per call of each function; the repeats are interleaved.
-
-    Each sample averages enough calls to last about ``min_time``.
-    """
-    inner = {}
-    for name, fn in fns.items():  # (JAX functions were compiled by a first call)
-        t0 = time.perf_counter()
-        fn()
-        inner[name] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            for _ in range(inner[name]):
-                fn()
-            samples[name].append((time.perf_counter() - t0) / inner[name])
-    return {name: statistics.median(s) for name, s in samples.items()}
-
-
-def jitted(fn, *args) -> tuple[Callable[[], object], float]:
-    """A no-argument timed call of ``jax.jit(fn)(*args)`` and its first-call seconds."""
-    f = jax.jit(fn)
-    t0 = time.perf_counter()
-    jax.block_until_ready(f(*args))
-    return (lambda: jax.block_until_ready(f(*args))), time.perf_counter() - t0
 
 
 # ---------------------------------------------------------------- (a) paper step
