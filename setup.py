@@ -105,6 +105,7 @@ setup(
                 "corel_jax/persistence/_native/prim_cpu.cc",
                 "corel_jax/persistence/_native/graph_cpu.cc",
             ],
+            depends=["corel_jax/persistence/_native/parallel.h"],
             language="c++",
             extra_compile_args=_compile_args(),
         )

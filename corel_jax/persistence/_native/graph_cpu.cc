@@ -35,16 +35,15 @@
 // intra-op thread pool.
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <cstring>
-#include <memory>
-#include <thread>
 #include <vector>
 
+#include "parallel.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
+using corel_jax_native::ParallelFor;
 
 namespace {
 
@@ -273,26 +272,9 @@ void CubicalOne(const T* img, int64_t h, int64_t wd, int64_t dp, const std::vect
 
 // ------------------------------------------------------------------ batches
 
-template <typename F>
-void ParallelFor(ffi::ThreadPool& pool, int64_t tasks, int64_t workers, F fn) {
-  struct State {
-    std::atomic<int64_t> next{0}, done{0};
-  };
-  auto state = std::make_shared<State>();
-  auto work = [state, tasks, fn]() {
-    for (int64_t i; (i = state->next.fetch_add(1)) < tasks;) {
-      fn(i);
-      state->done.fetch_add(1, std::memory_order_release);
-    }
-  };
-  for (int64_t w = 1; w < workers; ++w) pool.Schedule([work]() { work(); });
-  work();
-  while (state->done.load(std::memory_order_acquire) < tasks) std::this_thread::yield();
-}
-
+// Below 2^16 units of work a task costs less than handing it over.
 int64_t Workers(ffi::ThreadPool& pool, int64_t tasks, int64_t work) {
-  if (work < (int64_t{1} << 16)) return 1;  // below this, handing over costs more
-  return std::max<int64_t>(1, std::min<int64_t>(tasks, pool.num_threads()));
+  return corel_jax_native::Workers(pool, tasks, work, int64_t{1} << 16);
 }
 
 template <typename T>

@@ -28,18 +28,17 @@
 #include <Python.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
-#include <memory>
-#include <thread>
 #include <vector>
 
+#include "parallel.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
+using corel_jax_native::ParallelFor;
 
 namespace {
 
@@ -378,31 +377,9 @@ Shape Dims(const ffi::AnyBuffer& points) {
   return s;
 }
 
-// Runs fn(i) for i in [0, tasks) on the calling thread and XLA's intra-op
-// thread pool. Workers claim tasks from a shared counter, so a worker that
-// starts late (or never) costs nothing; the caller returns once every task
-// is done, and the shared state outlives late workers.
-template <typename F>
-void ParallelFor(ffi::ThreadPool& pool, int64_t tasks, int64_t workers, F fn) {
-  struct State {
-    std::atomic<int64_t> next{0}, done{0};
-  };
-  auto state = std::make_shared<State>();
-  auto work = [state, tasks, fn]() {
-    for (int64_t i; (i = state->next.fetch_add(1)) < tasks;) {
-      fn(i);
-      state->done.fetch_add(1, std::memory_order_release);
-    }
-  };
-  for (int64_t w = 1; w < workers; ++w) pool.Schedule([work]() { work(); });
-  work();
-  while (state->done.load(std::memory_order_acquire) < tasks) std::this_thread::yield();
-}
-
+// Below ~10^6 distance terms a task costs less than handing it over.
 int64_t Workers(ffi::ThreadPool& pool, int64_t tasks, int64_t work) {
-  // Below ~10^6 distance terms a task costs less than handing it over.
-  if (work < (int64_t{1} << 20)) return 1;
-  return std::max<int64_t>(1, std::min<int64_t>(tasks, pool.num_threads()));
+  return corel_jax_native::Workers(pool, tasks, work, int64_t{1} << 20);
 }
 
 // x86-64 with ifunc support (GCC or Clang on ELF, i.e. Linux): one clone per
