@@ -1,4 +1,4 @@
-"""Timing shared by the benchmark scripts: interleaved medians and jitted calls."""
+"""Timing shared by the benchmark scripts: interleaved medians, jitted calls, durations."""
 
 from __future__ import annotations
 
@@ -45,3 +45,12 @@ def jitted(fn, *args) -> tuple[Callable[[], object], float]:
     t0 = time.perf_counter()
     jax.block_until_ready(f(*args))
     return (lambda: jax.block_until_ready(f(*args))), time.perf_counter() - t0
+
+
+def fmt_seconds(seconds: float) -> str:
+    """``seconds`` in us, ms or s, as the benchmark tables print it."""
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"

@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from _results import write_results
-from _timing import have, interleaved, jitted
+from _timing import fmt_seconds, have, interleaved, jitted
 
 from corel_jax.persistence import _union_find, cubical_h0, graph_h0
 
@@ -210,14 +210,6 @@ def bench_graphs(quick: bool, repeats: int) -> dict:
 # -------------------------------------------------------------------- report
 
 
-def fmt(seconds: float) -> str:
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f} us"
-    if seconds < 1:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"
-
-
 def table(results: dict, reference: str) -> str:
     columns = list(results)
     names = []
@@ -236,7 +228,7 @@ def table(results: dict, reference: str) -> str:
                 continue
             ref = results[col].get(reference)
             ratio = f" ({ref['seconds'] / row['seconds']:.3g}x)" if ref else ""
-            cells.append(fmt(row["seconds"]) + ratio)
+            cells.append(fmt_seconds(row["seconds"]) + ratio)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

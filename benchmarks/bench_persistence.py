@@ -45,7 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from _results import write_results
-from _timing import have, interleaved, jitted
+from _timing import fmt_seconds, have, interleaved, jitted
 
 from corel_jax.loss import connectivity_loss, split_branches
 from corel_jax.persistence import rips_h0
@@ -270,14 +270,6 @@ def peak_memory_mib(n: int) -> dict:
 
 
 # ----------------------------------------------------------------------- output
-
-
-def fmt_seconds(s: float) -> str:
-    if s < 1e-3:
-        return f"{s * 1e6:.0f} us"
-    if s < 1:
-        return f"{s * 1e3:.2f} ms"
-    return f"{s:.2f} s"
 
 
 def markdown(results: dict) -> str:
