@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from gradient_checks import assert_directional_derivatives
 from references import needs
 
 from corel_jax import diagrams
@@ -130,13 +131,7 @@ class TestGradient:
         a, b = random_rows(rng, 8), random_rows(rng, 6)
         with jax.enable_x64(True):
             f = jax.jit(lambda a, b: wasserstein_distance(a, b, order=order))
-            ga, gb = jax.grad(f, argnums=(0, 1))(a, b)
-            for _ in range(3):
-                ua, ub = rng.normal(size=a.shape), rng.normal(size=b.shape)
-                eps = 1e-7
-                fd = (f(a + eps * ua, b + eps * ub) - f(a - eps * ua, b - eps * ub)) / (2 * eps)
-                np.testing.assert_allclose(np.sum(ga * ua) + np.sum(gb * ub), fd, rtol=1e-6,
-                                           atol=1e-9)  # fmt: skip
+            assert_directional_derivatives(f, (a, b), rng)
 
     def test_the_image_loss_against_finite_differences(self, rng):
         x, t = rng.random((2, 6, 6)), rng.random((2, 6, 6))
