@@ -8,9 +8,8 @@ Every function here takes a diagram in any of these forms:
   ripser, giotto-ph and torch-topological, e.g. ``rips_h0(x).diagram()``,
   ``cubical_h0(image).diagram()`` or GUDHI's
   ``persistence_intervals_in_dimension(0)``;
-* a result of :mod:`corel_jax.persistence` itself (any
-  :class:`~corel_jax.persistence.H0Diagram`: a
-  :class:`~corel_jax.persistence.PersistenceH0` or a
+* a result of :mod:`corel_jax.persistence` itself (any :class:`~corel_jax.persistence.H0Diagram`:
+  a :class:`~corel_jax.persistence.PersistenceH0` or a
   :class:`~corel_jax.persistence.GraphH0`), read through its ``diagram()``.
 
 Non-finite deaths are left out: essential classes (``[b, inf]``; superlevel:
@@ -21,21 +20,18 @@ Zero-length pairs and ``[0, 0]`` padding lie on the diagonal and change no
 distance; points below it (superlevel filtrations) are measured alike.
 
 Diagrams with births other than 0 (graphs, images) are matched by an exact
-assignment solver on the host (SciPy, a ``jax.pure_callback``: it runs
-under ``jit`` and ``vmap``, on every backend, but synchronises with the
-host; traced ``(n, 2)`` rows take the path their births select, by
-``lax.cond``); the rest of this docstring is the algorithm for births 0.
+assignment solver on the host (SciPy, a ``jax.pure_callback``: it runs under ``jit``
+and ``vmap``, on every backend, but synchronises with the host; traced ``(n, 2)``
+rows take the path their births select, by ``lax.cond``); the rest of this
+docstring is the algorithm for births 0. Each distance is one compiled program,
+also when called outside ``jit``.
 
-Between two such diagrams ``a`` (``n`` deaths) and ``b``
-(``m`` deaths), with the l-infinity ground metric of persistence diagrams,
-
-* a point ``(0, a_i)`` is ``|a_i - b_j|`` from a point ``(0, b_j)``;
-* it is ``a_i / 2`` from the diagonal (its nearest diagonal point is
-  ``(a_i / 2, a_i / 2)``).
-
-The ``q``-Wasserstein distance is the smallest ``(sum of cost^q)^(1/q)`` and
-the bottleneck distance the smallest largest cost, over all partial matchings
-of the points, where unmatched points go to the diagonal.
+Between two such diagrams ``a`` (``n`` deaths) and ``b`` (``m`` deaths), with the
+l-infinity ground metric, a point ``(0, a_i)`` is ``|a_i - b_j|`` from ``(0, b_j)``
+and ``a_i / 2`` from the diagonal (nearest at ``(a_i / 2, a_i / 2)``). The
+``q``-Wasserstein distance is the smallest ``(sum of cost^q)^(1/q)`` and the
+bottleneck distance the smallest largest cost over all partial matchings of the
+points, unmatched points going to the diagonal.
 
 Algorithm
 ---------
@@ -77,6 +73,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -94,41 +91,43 @@ _Combine = Callable[[jax.Array, jax.Array], jax.Array]
 
 
 def _points(x, mask, name: str) -> tuple[jax.Array, bool | None]:
-    """``(k, 2)`` ``[birth, death]`` rows, absent points (masked, non-finite) as ``[0, 0]``.
-
-    Also whether all births are 0 where known before tracing (None: traced
-    rows). ``[0, 0]`` lies on the diagonal: it costs nothing unmatched and is
-    never better matched, so it stands for "no point" without changing shapes.
-    """
+    """Checks a diagram in any accepted form; returns it as ``(k,)`` deaths or ``(k, 2)``
+    rows, and whether the births of its present points are all 0 where known before
+    tracing (None: traced rows)."""
     zero: bool | None = None
     if isinstance(x, H0Diagram):
         zero = isinstance(x, PersistenceH0)
         x = x.diagram()
     rows = jnp.asarray(x)
     if rows.ndim == 1:
-        rows, zero = jnp.stack([jnp.zeros_like(rows), rows], axis=-1), True
-    if rows.ndim != 2 or rows.shape[1] != 2:
+        zero = True
+    elif rows.ndim != 2 or rows.shape[1] != 2:
         raise ValueError(
             f"{name} must be a vector of death times (n,), an (n, 2) array of [birth, death] "
             f"rows or a corel_jax.persistence result; got shape {rows.shape}."
         )
-    if not jnp.issubdtype(rows.dtype, jnp.floating):
-        rows = rows.astype(jnp.float32)
-    present = jnp.isfinite(rows[:, 1])
-    if mask is not None:
-        if jnp.shape(mask) != rows.shape[:1]:
-            raise ValueError(
-                f"The mask of {name} must have shape {rows.shape[:1]}; got {jnp.shape(mask)}."
-            )
-        present = present & jnp.asarray(mask, bool)
-    rows = jnp.where(present[:, None], rows, 0.0)
-    if zero is None and not isinstance(rows, jax.core.Tracer):
-        zero = not np.any(np.asarray(rows[:, 0]))
+    if mask is not None and jnp.shape(mask) != rows.shape[:1]:
+        raise ValueError(
+            f"The mask of {name} must have shape {rows.shape[:1]}; got {jnp.shape(mask)}."
+        )
+    if zero is None and not any(isinstance(t, jax.core.Tracer) for t in (rows, mask)):
+        r = np.asarray(rows, np.float64)
+        present = np.isfinite(r[:, 1]) & (True if mask is None else np.asarray(mask, bool))
+        zero = not np.any(r[present, 0])
     return rows, zero
 
 
-def _sorted(deaths: jax.Array) -> jax.Array:
-    return deaths[jnp.argsort(lax.stop_gradient(deaths))]
+def _rows(x: jax.Array, mask) -> jax.Array:
+    """``(k, 2)`` rows, absent points (masked, non-finite) as ``[0, 0]``: on the diagonal,
+    it costs nothing unmatched and is never better matched, so it stands for "no point"."""
+    if x.ndim == 1:
+        x = jnp.stack([jnp.zeros_like(x), x], axis=-1)
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.float32)
+    present = jnp.isfinite(x[:, 1])
+    if mask is not None:
+        present = present & jnp.asarray(mask, bool)
+    return jnp.where(present[:, None], x, 0.0)
 
 
 def _assign(a: np.ndarray, b: np.ndarray, order: float) -> np.ndarray:
@@ -187,21 +186,21 @@ def _general_costs(a: jax.Array, b: jax.Array, order: float) -> tuple[jax.Array,
     matched = partner >= 0
     to_partner = jnp.max(jnp.abs(a - b[jnp.maximum(partner, 0)]), axis=-1)
     cost_a = jnp.where(matched, to_partner, jnp.abs(a[:, 1] - a[:, 0]) / 2)
-    used = (
-        jnp.zeros(b.shape[:1], bool)
-        .at[jnp.where(matched, partner, b.shape[0])]
-        .set(True, mode="drop")
-    )
+    slot = jnp.where(matched, partner, b.shape[0])
+    used = jnp.zeros(b.shape[:1], bool).at[slot].set(True, mode="drop")
     cost_b = jnp.where(used, 0.0, jnp.abs(b[:, 1] - b[:, 0]) / 2)
     return cost_a, cost_b
 
 
 def _distance(a, b, order: float, mask_a, mask_b, *, any_births: bool = False) -> jax.Array:
     """``W_order`` (``inf``: bottleneck) between two diagrams in any accepted form."""
-    a, zero_a = _points(a, mask_a, "a")
-    b, zero_b = _points(b, mask_b, "b")
-    if any_births:
-        zero_a = False
+    (a, zero_a), (b, zero_b) = _points(a, mask_a, "a"), _points(b, mask_b, "b")
+    return _distance_rows(a, b, mask_a, mask_b, order, False if any_births else zero_a, zero_b)
+
+
+@functools.partial(jax.jit, static_argnums=(4, 5, 6))  # one program, also called eagerly
+def _distance_rows(a, b, mask_a, mask_b, order: float, zero_a, zero_b) -> jax.Array:
+    a, b = _rows(a, mask_a), _rows(b, mask_b)
     dtype = jnp.result_type(a.dtype, b.dtype)
     a, b = a.astype(dtype), b.astype(dtype)
     bottleneck = math.isinf(order)
@@ -213,7 +212,7 @@ def _distance(a, b, order: float, mask_a, mask_b, *, any_births: bool = False) -
     else:
 
         def births_zero():
-            da, db = _sorted(a[:, 1]), _sorted(b[:, 1])
+            da, db = (t[jnp.argsort(lax.stop_gradient(t))] for t in (a[:, 1], b[:, 1]))
             if bottleneck:
                 diff = jnp.abs(da[:, None] - db[None, :])
                 return _alignment_cost(da, db, da / 2, db / 2, diff, jnp.maximum)

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from compile_count import compiles
 from gradient_checks import assert_directional_derivatives
 from references import needs
 from scipy.sparse.csgraph import minimum_spanning_tree
@@ -272,6 +273,17 @@ class TestBirthDeathArrays:
         # [0.5, 1] is 1/4 from the diagonal; the essential class and [0, 0] padding are ignored
         np.testing.assert_allclose(wasserstein_distance(jnp.array([[0.5, 1.0]]), jnp.ones(0)), 0.25)
         assert float(bottleneck_distance(jnp.array([[0.0, 0.0], [0.0, jnp.inf]]), jnp.ones(0))) == 0
+
+
+@pytest.mark.parametrize("order", [1.0, math.inf])
+def test_an_eager_call_is_one_compiled_program(rng, order):
+    """Outside jit, the first call of new shapes compiles the dynamic programme as one
+    program (plus the eager reading of the inputs), not each of its ~70 operations."""
+    a, b = rng.random(23).astype(np.float32), rng.random(19).astype(np.float32)
+    with compiles() as n:
+        value = wasserstein_distance(a, b, order=order)
+    assert 1 <= n[0] <= 10, n[0]
+    np.testing.assert_allclose(value, _wasserstein(a, b, order=order), rtol=1e-6)
 
 
 class TestChecks:

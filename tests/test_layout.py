@@ -204,6 +204,9 @@ def test_ci_runs_the_readmes_test_command():
     ci = (ROOT / ".ci/run").read_text().splitlines()
     # the package with the test extra (and the compare references), then the two commands
     assert any('pip install -q -e ".[test,compare]"' in line for line in ci)
-    assert 'python -m pip install -q -e ".[test,compare]" && python -m pytest -n auto || status=1' in ci
+    assert (
+        'python -m pip install -q -e ".[test,compare]" && python -m pytest -n auto || status=1'
+        in ci
+    )
     assert "python -m pytest -m slow || status=1" in ci
     assert "python -m pytest -m slow" in readme

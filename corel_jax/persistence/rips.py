@@ -414,9 +414,18 @@ def rips_h0(
     points = as_float(points)
     _check_inputs(points, kind, mask, algorithm)
     check_finite_eagerly(points, mask)
-    n = points.shape[0]
-    real = jnp.ones((n,), bool) if mask is None else jnp.asarray(mask).astype(bool)
+    real = jnp.ones(points.shape[:1], bool) if mask is None else jnp.asarray(mask).astype(bool)
+    return _rips_h0(points, real, kind, p, algorithm, sort)
 
+
+# One compiled program for the whole computation, also when called eagerly (op-by-op
+# dispatch would compile each of its ~70 operations separately on the first call).
+@functools.partial(jax.jit, static_argnums=(2, 3, 4, 5))
+def _rips_h0(
+    points: jax.Array, real: jax.Array, kind: str, p: float, algorithm: str, sort: bool
+) -> PersistenceH0:
+    """:func:`rips_h0` on checked inputs: ``points`` ``(n, d)`` (or ``(n, n)``), ``real`` ``(n,)``."""
+    n = points.shape[0]
     x = lax.stop_gradient(points)
     # Non-finite real points: documented NaN output under jit.
     if kind == "precomputed":

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import jax.test_util
 import numpy as np
 import pytest
+from compile_count import compiles
 from hypothesis import given, settings, strategies as st
 from references import needs
 from scipy.sparse.csgraph import minimum_spanning_tree
@@ -449,6 +450,25 @@ class TestTransformations:
         gv = jax.vmap(jax.grad(lambda c: jnp.sum(rips_h0(c, metric="l1").deaths)))(x)
         g0 = jax.grad(lambda c: jnp.sum(rips_h0(c, metric="l1").deaths))(x[0])
         np.testing.assert_allclose(gv[0], g0, rtol=1e-6)
+
+    @pytest.mark.parametrize("metric", ["l1", "precomputed"])
+    def test_an_eager_call_is_one_compiled_program(self, rng, metric):
+        """Outside jit, the first call of a new shape compiles the computation as one
+        program (plus the eager input checks), not each of its ~70 operations."""
+        x = np.abs(rng.normal(size=(37, 37 if metric == "precomputed" else 5))).astype(np.float32)
+        with compiles() as n:
+            res = rips_h0(x, metric=metric)
+        assert 1 <= n[0] <= 6, n[0]
+        with compiles() as n:
+            g = jax.grad(lambda y: jnp.sum(rips_h0(y, metric=metric).deaths))(x)
+        assert 1 <= n[0] <= 8, n[0]
+        with compiles() as n:  # the second call compiles nothing
+            again = rips_h0(x, metric=metric)
+        assert n[0] == 0
+        np.testing.assert_array_equal(again.deaths, res.deaths)
+        np.testing.assert_array_equal(jax.jit(lambda y: rips_h0(y, metric=metric))(x).deaths,
+                                      res.deaths)  # fmt: skip
+        assert np.count_nonzero(np.asarray(g)) > 0
 
     @pytest.mark.multidevice
     def test_pmap_and_shard_map_over_8_devices(self, rng):
