@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import jax
 import numpy as np
@@ -160,6 +161,7 @@ def test_a_work_directory_in_use_is_refused_until_its_process_dies(tmp_path, cap
         assert probe.returncode != 0 and "in use by another training run" in probe.stderr
 
 
+@pytest.mark.slow  # two training processes side by side
 def test_two_commands_in_one_work_directory(tmp_path):
     """The second of two ``corel-jax train`` commands started in the same directory is
     refused while the first runs; the first completes."""
@@ -170,6 +172,7 @@ def test_two_commands_in_one_work_directory(tmp_path):
     try:
         while not (work / "config.json").exists():
             assert first.poll() is None, first.stderr.read()
+            time.sleep(0.05)
         second = subprocess.run([*argv, "--epochs", "30"], env=ENV, capture_output=True,
                                 text=True, timeout=300)  # fmt: skip
         assert second.returncode == 2, second.stderr
@@ -222,6 +225,7 @@ def test_resume_when_no_checkpoint_restores(tmp_path):
         train_and_evaluate(CONFIG, work, resume=True, progress=False)
 
 
+@pytest.mark.slow  # a second process trains on 2 devices first
 @pytest.mark.multidevice
 def test_a_checkpoint_restores_onto_another_device_count(tmp_path, warnings_of_corel_jax):
     """A run checkpointed on 2 devices (by another process) resumes here on 8."""
