@@ -14,14 +14,10 @@ RSS so far`` (MiB) and the module's wall time (s) to FILE.
 Compilation: the suite compiles the same small programs many times (every test
 that trains the digits model compiles its step, its evaluation and its encoder;
 the clean-ups above drop them). JAX's persistent compilation cache, in a fresh
-temporary folder for each run (so every program is still compiled once per
-run), turns the repeats into loads. The run's first process creates the folder
-and names it in ``COREL_TEST_XLA_CACHE_DIR``; the pytest-xdist workers (started
-after this file is read, so they inherit the variable) and the processes the
-tests start use the same folder, so a program one worker compiled is loaded by
-the other (JAX writes an entry once; a read that meets an entry still being
-written fails with a warning and compiles). ``COREL_TEST_COMPILATION_CACHE=0``
-turns it off.
+temporary folder for each session (so every program is still compiled once per
+session) and shared with the processes the tests start (through the
+``JAX_COMPILATION_CACHE_DIR`` environment variable), turns the repeats into
+loads. ``COREL_TEST_COMPILATION_CACHE=0`` turns it off.
 
 References: tests that need an optional reference (PyTorch, GUDHI, the native
 kernel, Fashion-MNIST, ...) ask ``references.py`` for it; outside CI a missing
@@ -41,12 +37,9 @@ import time
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 if os.environ.get("COREL_TEST_COMPILATION_CACHE", "1") != "0":
-    if "COREL_TEST_XLA_CACHE_DIR" not in os.environ:  # the run's first process owns it
-        os.environ["COREL_TEST_XLA_CACHE_DIR"] = tempfile.mkdtemp(
-            prefix="corel-jax-tests-xla-cache-"
-        )
-        atexit.register(shutil.rmtree, os.environ["COREL_TEST_XLA_CACHE_DIR"], ignore_errors=True)
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = os.environ["COREL_TEST_XLA_CACHE_DIR"]
+    _cache_dir = tempfile.mkdtemp(prefix="corel-jax-tests-xla-cache-")
+    atexit.register(shutil.rmtree, _cache_dir, ignore_errors=True)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _cache_dir
     # every program, however quick to compile: the eager ops of a model's construction too
     os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
     os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
